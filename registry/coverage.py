@@ -1,0 +1,344 @@
+"""Coverage method `tthc-coverage/1`: procedures and targets in, a report dict out.
+
+Pure: no I/O, no Flask, no SQL, no imports from the rest of `registry` (design.md).
+Percentages are computed with integer maths and exposed as numbers with `decimals` places,
+truncated toward zero by default (the seeds' own figures: 444 / 1,431 -> 31.02) or half-up.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+try:
+    from zoneinfo import ZoneInfo
+
+    VN_TZ: Any = ZoneInfo("Asia/Ho_Chi_Minh")
+except Exception:  # pragma: no cover - no tz database: Vietnam has had no DST since 1975
+    VN_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
+
+METHOD = "tthc-coverage/1"
+BASES = ("declared", "verified")
+ROUNDINGS = {"truncate": "truncate", "half_up": "half_up", "half-up": "half_up"}
+GROUP_KEYS = ("agency", "level", "field")
+ONLINE_LEVELS = (3, 4)
+PAYMENT_CHANNELS = ("dvcqg_payment", "paygov")
+LINKAGE_CONFIRMED = "integrated"
+PAYMENT_CONFIRMED = "payment_ready"
+PROCEDURE_INDICATORS = ("online_rate", "level4_rate", "dvcqg_integration_rate",
+                        "sso_payment_rate", "online_payment_rate")
+# Need per-period dossier statistics the registry does not hold yet: reported unavailable.
+DOSSIER_INDICATORS = ("dossier_online_services_rate", "dossier_fully_online_rate",
+                      "dossier_on_time_rate", "satisfaction_rate")
+CSV_COLUMNS = ("scope", "group", "key", "indicator", "numerator", "denominator", "percent",
+               "target_percent", "due", "source", "met", "needed")
+
+
+@dataclass(slots=True)
+class _Row:
+    """What the method needs of one active procedure, evaluated once per report."""
+
+    code: str
+    level: int
+    online: bool
+    fee: bool
+    sso: bool
+    integrated: bool            # counted on the report's basis
+    integrated_declared: bool
+    payment: bool               # counted on the report's basis
+    payment_declared: bool
+    linkage_fresh: bool
+    agency: str
+    field: str
+    levels: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    """One procedure indicator: who is counted, who qualifies, how candidates rank."""
+
+    id: str
+    denominator: Callable[[_Row], bool]
+    numerator: Callable[[_Row], bool]
+    declared: Callable[[_Row], bool]
+    rank: Callable[[_Row], tuple[Any, ...]]
+
+
+# Candidates: in verified basis the claimed-but-unconfirmed come first (a probe may be all
+# they need), then the ones closest to qualifying, then code for a stable order.
+SPECS = (
+    _Spec("online_rate", lambda r: True, lambda r: r.online, lambda r: r.online,
+          lambda r: (-r.level, r.code)),
+    _Spec("level4_rate", lambda r: True, lambda r: r.level == 4, lambda r: r.level == 4,
+          lambda r: (-r.level, r.code)),
+    _Spec("dvcqg_integration_rate", lambda r: r.online, lambda r: r.integrated,
+          lambda r: r.integrated_declared,
+          lambda r: (not r.integrated_declared, -r.level, r.code)),
+    _Spec("sso_payment_rate", lambda r: r.online, lambda r: r.sso and r.payment,
+          lambda r: r.sso and r.payment_declared,
+          lambda r: (not (r.sso and r.payment_declared), 2 - r.sso - r.payment_declared,
+                     -r.level, r.code)),
+    _Spec("online_payment_rate", lambda r: r.fee, lambda r: r.payment,
+          lambda r: r.payment_declared,
+          lambda r: (not r.payment_declared, not r.online, -r.level, r.code)),
+)
+
+
+def to_datetime(value: str | datetime | date | None) -> datetime | None:
+    """Parse an ISO string (or date/datetime) to an aware datetime; naive means Hà Nội time."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
+    else:
+        moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=VN_TZ)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(VN_TZ).isoformat(timespec="seconds")
+
+
+def percent_of(numerator: int, denominator: int, *, decimals: int = 2,
+               rounding: str = "truncate") -> Decimal | None:
+    """numerator/denominator as a percentage with `decimals` places, exact integer maths."""
+    if denominator <= 0:
+        return None
+    quotient, remainder = divmod(numerator * 100 * 10 ** decimals, denominator)
+    if ROUNDINGS[rounding] == "half_up" and 2 * remainder >= denominator:
+        quotient += 1
+    return Decimal(quotient).scaleb(-decimals)
+
+
+def needed_for(numerator: int, denominator: int, target: Decimal | float | int | str, *,
+               decimals: int = 2, rounding: str = "truncate") -> int | None:
+    """Fewest extra procedures whose reported percent reaches `target` (0 if already there)."""
+    if denominator <= 0:
+        return None
+    scale = 10 ** decimals
+    # The reported percent reaches the target exactly when the ratio reaches this threshold.
+    steps = math.ceil(Fraction(Decimal(str(target))) * scale)
+    threshold = Fraction(steps, scale)
+    if ROUNDINGS[rounding] == "half_up":
+        threshold -= Fraction(1, 2 * scale)
+    return max(0, math.ceil(threshold * denominator / 100) - numerator)
+
+
+def _number(value: Decimal | None) -> float | None:
+    # float() of a short decimal prints back the same digits (shortest repr), and JSON needs it.
+    return None if value is None else float(value)
+
+
+def select_targets(targets: Iterable[Mapping[str, Any]], as_of: date) -> dict[str, dict[str, Any]]:
+    """The target in force per indicator: nearest due on/after `as_of`, else the latest one."""
+    by_indicator: dict[str, list[tuple[date, Mapping[str, Any]]]] = {}
+    for target in targets:
+        due = target.get("due")
+        due_date = due if isinstance(due, date) else date.fromisoformat(str(due)[:10])
+        by_indicator.setdefault(str(target["indicator"]), []).append((due_date, target))
+    chosen: dict[str, dict[str, Any]] = {}
+    for indicator, items in by_indicator.items():
+        items.sort(key=lambda item: item[0])
+        upcoming = [item for item in items if item[0] >= as_of]
+        due_date, target = upcoming[0] if upcoming else items[-1]
+        chosen[indicator] = {"percent": Decimal(str(target["percent"])),
+                             "due": due_date.isoformat(), "source": target.get("source"),
+                             "note": target.get("note")}
+    return chosen
+
+
+def _evidence(evidence: Any, now: datetime,
+              staleness: timedelta) -> tuple[str | None, bool, datetime | None]:
+    """(verdict, fresh, checked_at) of one evidence dict; `unknown` is no verdict at all."""
+    # Most procedures carry no evidence: the cheap test first (the ABC check is slow).
+    if not evidence or not isinstance(evidence, Mapping):
+        return None, False, None
+    verdict = evidence.get("verdict")
+    checked_at = to_datetime(evidence.get("checked_at"))
+    if verdict in (None, "", "unknown") or checked_at is None:
+        return None, False, None
+    return verdict, now - checked_at < staleness, checked_at
+
+
+def _rows(procedures: Iterable[Mapping[str, Any]], basis: str, now: datetime,
+          staleness: timedelta) -> tuple[list[_Row], datetime | None]:
+    """Active procedures as rows, plus the oldest evidence timestamp seen."""
+    rows: list[_Row] = []
+    oldest: datetime | None = None
+    for p in procedures:
+        if (p.get("status") or "active") != "active":
+            continue
+        level = int(p.get("service_level") or 0)
+        integrated_declared = bool(p.get("dvcqg_integrated"))
+        payment_declared = p.get("payment_channel") in PAYMENT_CHANNELS
+        linkage, linkage_fresh, linkage_at = _evidence(p.get("linkage"), now, staleness)
+        payment, payment_fresh, payment_at = _evidence(p.get("payment"), now, staleness)
+        integrated_ok = linkage_fresh and linkage == LINKAGE_CONFIRMED
+        payment_ok = payment_fresh and payment == PAYMENT_CONFIRMED
+        for moment in (linkage_at, payment_at):
+            if moment is not None and (oldest is None or moment < oldest):
+                oldest = moment
+        verified = basis == "verified"
+        rows.append(_Row(
+            code=str(p.get("code") or ""), level=level, online=level in ONLINE_LEVELS, fee=bool(p.get("has_fee")),
+            sso=bool(p.get("sso")),
+            integrated=integrated_ok if verified else integrated_declared,
+            integrated_declared=integrated_declared,
+            payment=payment_ok if verified else payment_declared,
+            payment_declared=payment_declared, linkage_fresh=linkage_fresh,
+            agency=str(p.get("agency") or ""), field=str(p.get("field") or ""),
+            levels=tuple(p.get("levels") or ())))
+    return rows, oldest
+
+
+def _totals(rows: Sequence[_Row]) -> dict[str, Any]:
+    by_level = {str(level): 0 for level in (1, 2, 3, 4)}
+    for row in rows:
+        if str(row.level) in by_level:
+            by_level[str(row.level)] += 1
+    return {"procedures": len(rows), "online": by_level["3"] + by_level["4"],
+            "by_level": by_level}
+
+
+def _target_view(target: dict[str, Any] | None) -> dict[str, Any] | None:
+    if target is None:
+        return None
+    return {**target, "percent": _number(target["percent"])}
+
+
+def _indicators(rows: Sequence[_Row], targets: dict[str, dict[str, Any]], *, basis: str,
+                rounding: str, decimals: int, candidates_limit: int | None) -> list[dict[str, Any]]:
+    """All indicators over `rows`; candidates only when `candidates_limit` is not None."""
+    out: list[dict[str, Any]] = []
+    for spec in SPECS:
+        counted = [row for row in rows if spec.denominator(row)]
+        numerator = sum(1 for row in counted if spec.numerator(row))
+        denominator = len(counted)
+        target = targets.get(spec.id)
+        percent = percent_of(numerator, denominator, decimals=decimals, rounding=rounding)
+        needed = None
+        if target is not None:
+            needed = needed_for(numerator, denominator, target["percent"], decimals=decimals,
+                                rounding=rounding)
+        item: dict[str, Any] = {
+            "id": spec.id, "available": True, "numerator": numerator,
+            "denominator": denominator, "percent": _number(percent),
+            "target": _target_view(target),
+            "met": None if needed is None else needed == 0, "needed": needed}
+        if basis == "verified":
+            item["claimed_unconfirmed"] = sum(
+                1 for row in counted if spec.declared(row) and not spec.numerator(row))
+        if candidates_limit is not None:
+            pool = [row for row in counted if not spec.numerator(row)] if needed else []
+            best = heapq.nsmallest(candidates_limit, pool, key=spec.rank)
+            item["candidates"] = [row.code for row in best]
+            item["candidates_total"] = len(pool)
+        out.append(item)
+    for indicator in DOSSIER_INDICATORS:
+        item = {"id": indicator, "available": False, "numerator": None, "denominator": None,
+                "percent": None, "target": _target_view(targets.get(indicator)),
+                "met": None, "needed": None}
+        if basis == "verified":
+            item["claimed_unconfirmed"] = None
+        if candidates_limit is not None:
+            item["candidates"] = []
+            item["candidates_total"] = 0
+        out.append(item)
+    return out
+
+
+def _group_keys(row: _Row, key: str) -> tuple[str, ...]:
+    if key == "agency":
+        return (row.agency,)
+    if key == "field":
+        return (row.field,)
+    return row.levels or ("",)  # a procedure offered at several levels counts in each
+
+
+def build_report(procedures: Iterable[Mapping[str, Any]],
+                 targets: Iterable[Mapping[str, Any]] = (), *,
+                 basis: str = "declared", rounding: str = "truncate", decimals: int = 2,
+                 unit: Mapping[str, Any] | None = None,
+                 as_of: str | datetime | date | None = None,
+                 group_by: Iterable[str] = (), now: str | datetime | None = None,
+                 staleness: timedelta = timedelta(days=7),
+                 candidates_limit: int = 50) -> dict[str, Any]:
+    """Build a `tthc-coverage/1` report (design.md, "A coverage report")."""
+    if basis not in BASES:
+        raise ValueError(f"basis must be one of {', '.join(BASES)}, not {basis!r}")
+    if rounding not in ROUNDINGS:
+        raise ValueError(f"rounding must be truncate or half_up, not {rounding!r}")
+    if not isinstance(decimals, int) or not 0 <= decimals <= 6:
+        raise ValueError(f"decimals must be an integer from 0 to 6, not {decimals!r}")
+    if candidates_limit < 0:
+        raise ValueError("candidates_limit must not be negative")
+    groups_wanted = list(dict.fromkeys(group_by))
+    unknown = [key for key in groups_wanted if key not in GROUP_KEYS]
+    if unknown:
+        raise ValueError(f"cannot group by {', '.join(unknown)}; use {', '.join(GROUP_KEYS)}")
+    rounding = ROUNDINGS[rounding]
+    wall_clock = datetime.now(VN_TZ)
+    report_time = to_datetime(as_of) or wall_clock
+    evidence_time = to_datetime(now) or wall_clock
+    rows, oldest = _rows(procedures, basis, evidence_time, staleness)
+    in_force = select_targets(targets, report_time.astimezone(VN_TZ).date())
+    options = {"basis": basis, "rounding": rounding, "decimals": decimals}
+
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for key in groups_wanted:
+        members: dict[str, list[_Row]] = {}
+        for row in rows:
+            for value in _group_keys(row, key):
+                members.setdefault(value, []).append(row)
+        groups[key] = [{"key": value, "totals": _totals(members[value]),
+                        "indicators": _indicators(members[value], in_force,
+                                                  candidates_limit=None, **options)}
+                       for value in sorted(members)]
+    return {
+        "method": METHOD,
+        "as_of": _iso(report_time),
+        "basis": basis,
+        "unit": dict(unit) if unit is not None else None,
+        "rounding": rounding,
+        "totals": _totals(rows),
+        "indicators": _indicators(rows, in_force, candidates_limit=candidates_limit, **options),
+        "groups": groups,
+        "freshness": {
+            "oldest_evidence": _iso(oldest) if oldest is not None else None,
+            "unverified": sum(1 for row in rows if row.online and not row.linkage_fresh)},
+    }
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def _csv_row(scope: str, group: str, key: str, item: Mapping[str, Any]) -> dict[str, Any]:
+    target = item.get("target") or {}
+    row = {"scope": scope, "group": group, "key": key, "indicator": item["id"],
+           "numerator": item.get("numerator"), "denominator": item.get("denominator"),
+           "percent": item.get("percent"), "target_percent": target.get("percent"),
+           "due": target.get("due"), "source": target.get("source"),
+           "met": item.get("met"), "needed": item.get("needed")}
+    return {column: _csv_value(row[column]) for column in CSV_COLUMNS}
+
+
+def report_to_csv_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Flatten a report into rows for csv.DictWriter(fieldnames=CSV_COLUMNS)."""
+    rows = [_csv_row("total", "", "", item) for item in report["indicators"]]
+    for group, entries in (report.get("groups") or {}).items():
+        for entry in entries:
+            rows.extend(_csv_row("group", group, entry["key"], item)
+                        for item in entry["indicators"])
+    return rows

@@ -1,0 +1,202 @@
+"""marshmallow schemas for every boundary that takes a procedure or a target."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from marshmallow import (RAISE, Schema, ValidationError, fields, post_load, pre_load, validate,
+                         validates_schema)
+
+from .text import clean, clean_multiline
+
+CODE_RE = re.compile(r"^\d\.\d{6}(\.[0-9A-Z]+)?$")
+LEVELS = ("bo", "tinh", "huyen", "xa", "khac")
+PAYMENT_CHANNELS = ("none", "dvcqg_payment", "paygov")
+STATUSES = ("active", "retired")
+ONLINE_MODES = {4: "toan_trinh", 3: "mot_phan"}
+
+
+def online_mode(service_level: int) -> str:
+    """The online mode implied by a service level (4 toàn trình, 3 một phần, else none)."""
+    return ONLINE_MODES.get(service_level, "none")
+
+
+class Text(fields.String):
+    """A string that is NFC-normalised, trimmed and has inner whitespace runs collapsed."""
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> str:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        return clean(super()._deserialize(value, attr, data, **kwargs))
+
+
+class Code(fields.String):
+    """A procedure code: trimmed, then `^\\d\\.\\d{6}(\\.[0-9A-Z]+)?$`."""
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> str:
+        code = clean(super()._deserialize(value, attr, data, **kwargs))
+        if not CODE_RE.match(code):
+            raise ValidationError(
+                f"'{code}' is not a procedure code (expected like 1.000771, 2.002195.H26)")
+        return code
+
+
+class TextList(fields.List):
+    """A list of cleaned strings; a single string is split on newlines or ';' (Excel/CSV cells)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(Text(), **kwargs)
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> list[str]:
+        if isinstance(value, str):
+            return clean_multiline(value)
+        items = super()._deserialize(value, attr, data, **kwargs)
+        return [i for i in items if i]
+
+
+class Flag(fields.Boolean):
+    """A boolean that also takes the words staff type in spreadsheets (có/không, x, yes/no)."""
+
+    truthy = fields.Boolean.truthy | {"có", "Có", "CÓ", "x", "X", "yes", "Yes", "YES"}
+    falsy = fields.Boolean.falsy | {"không", "Không", "KHÔNG", "no", "No", "NO", ""}
+
+
+def _code_required(**kw: Any) -> Code:
+    return Code(required=True, error_messages={"required": "code is required"}, **kw)
+
+
+class ProcedureFields(Schema):
+    """The editable canonical fields of a procedure (design.md)."""
+
+    class Meta:
+        unknown = RAISE
+
+    name = Text(validate=validate.Length(min=1, max=5000))
+    field = Text(validate=validate.Length(max=300))
+    agency = Text(validate=validate.Length(max=300))
+    agencies = TextList()
+    issuing_agency = Text(validate=validate.Length(max=300))
+    levels = fields.List(fields.String(validate=validate.OneOf(LEVELS)))
+    service_level = fields.Integer(validate=validate.Range(min=1, max=4, error="must be 1, 2, 3 or 4"))
+    has_fee = Flag()
+    dvcqg_integrated = Flag()
+    payment_channel = fields.String(validate=validate.OneOf(PAYMENT_CHANNELS))
+    sso = Flag()
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    # Derived from service_level; accepted so that exports import back, checked when given.
+    online_mode = fields.String(load_only=True, validate=validate.OneOf(["toan_trinh", "mot_phan", "none"]))
+
+    @pre_load
+    def _split_levels(self, data: Any, **kwargs: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("levels"), str):
+            data = dict(data)
+            data["levels"] = [fold_level(v) for v in clean_multiline(data["levels"].replace(",", ";"))]
+        return data
+
+    @validates_schema
+    def _consistent(self, data: dict, **kwargs: Any) -> None:
+        mode = data.get("online_mode")
+        if mode is not None and "service_level" in data and mode != online_mode(data["service_level"]):
+            raise ValidationError(
+                f"online_mode '{mode}' contradicts service_level {data['service_level']}",
+                "online_mode")
+        if data.get("payment_channel") not in (None, "none") and data.get("has_fee") is False:
+            raise ValidationError("a procedure without fee cannot have a payment channel",
+                                  "payment_channel")
+
+    @post_load
+    def _derive(self, data: dict, **kwargs: Any) -> dict:
+        data.pop("online_mode", None)
+        if "agencies" in data and "agency" not in data and data["agencies"]:
+            data["agency"] = data["agencies"][0]
+        if "agency" in data and "agencies" in data and data["agency"] and data["agency"] not in data["agencies"]:
+            data["agencies"] = [data["agency"], *data["agencies"]]
+        return data
+
+
+def fold_level(value: str) -> str:
+    """Accept the Vietnamese spellings of a level as well as the canonical ids."""
+    from .text import fold
+    v = fold(value).replace(" ", "")
+    return {"bo": "bo", "capbo": "bo", "tinh": "tinh", "captinh": "tinh", "huyen": "huyen",
+            "caphuyen": "huyen", "xa": "xa", "capxa": "xa", "khac": "khac"}.get(v, value)
+
+
+DEFAULTS: dict[str, Any] = {
+    "field": "", "agency": "", "agencies": [], "issuing_agency": "", "levels": [],
+    "service_level": 2, "has_fee": False, "dvcqg_integrated": False, "payment_channel": "none",
+    "sso": False, "status": "active",
+}
+
+
+class ProcedureCreateSchema(ProcedureFields):
+    """Body of a new procedure: code and name required, other fields default (see DEFAULTS)."""
+
+    code = _code_required()
+    name = Text(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class ProcedureUpdateSchema(ProcedureFields):
+    """Body of an update: any subset of the editable fields; the code cannot change."""
+
+
+class ImportRowSchema(ProcedureFields):
+    """One row of an import file; absent columns keep stored values (or take defaults if new)."""
+
+    code = _code_required()
+
+
+def with_defaults(data: dict) -> dict:
+    """A full procedure record: `data` over DEFAULTS, with agency/agencies made consistent."""
+    full = {**DEFAULTS, **data}
+    if full["agency"] and full["agency"] not in full["agencies"]:
+        full["agencies"] = [full["agency"], *full["agencies"]]
+    if not full["agency"] and full["agencies"]:
+        full["agency"] = full["agencies"][0]
+    return full
+
+
+class ProcedureOutSchema(Schema):
+    """A procedure as the API and exports show it (design.md "Canonical fields")."""
+
+    code = fields.String()
+    name = fields.String()
+    field = fields.String()
+    agency = fields.String()
+    agencies = fields.List(fields.String())
+    issuing_agency = fields.String()
+    levels = fields.List(fields.String())
+    service_level = fields.Integer()
+    online_mode = fields.String()
+    has_fee = fields.Boolean()
+    dvcqg_integrated = fields.Boolean()
+    payment_channel = fields.String()
+    sso = fields.Boolean()
+    status = fields.String()
+    linkage = fields.Dict(allow_none=True)
+    payment = fields.Dict(allow_none=True)
+    version = fields.Integer()
+    created_at = fields.String()
+    updated_at = fields.String()
+
+
+class TargetSchema(Schema):
+    """A coverage target: indicator, percent, due date and the plan that sets it."""
+
+    class Meta:
+        unknown = RAISE
+
+    indicator = fields.String(required=True, validate=validate.OneOf([
+        "online_rate", "level4_rate", "dvcqg_integration_rate", "sso_payment_rate",
+        "online_payment_rate", "dossier_online_services_rate", "dossier_fully_online_rate",
+        "dossier_on_time_rate", "satisfaction_rate"]))
+    percent = fields.Float(required=True, validate=validate.Range(min=0, max=100))
+    due = fields.Date(required=True)
+    source = Text(required=True, validate=validate.Length(min=1, max=300))
+    note = Text(load_default="")
+    id = fields.Integer(dump_only=True)
+
+    @post_load
+    def _iso(self, data: dict, **kwargs: Any) -> dict:
+        data["due"] = data["due"].isoformat()
+        return data

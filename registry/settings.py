@@ -1,0 +1,95 @@
+"""The declarative settings table: every `TTHC_` environment variable the product reads."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+PREFIX = "TTHC_"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its name without the prefix, a marshmallow field, its default and its doc."""
+
+    name: str
+    field: fields.Field
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return PREFIX + self.name
+
+
+def _int(minimum: int = 0, maximum: int | None = None) -> fields.Integer:
+    return fields.Integer(validate=validate.Range(min=minimum, max=maximum))
+
+
+def _float(minimum: float = 0.0) -> fields.Float:
+    return fields.Float(validate=validate.Range(min=minimum))
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("DATABASE", fields.String(), "instance/registry.db",
+            "Path of the SQLite database file (created on first use)."),
+    Setting("SECRET_KEY", fields.String(), "dev-insecure-change-me",
+            "Flask secret key (sessions, CSRF). Set a long random value in production."),
+    Setting("BUSY_TIMEOUT_MS", _int(0), 10000,
+            "How long a writer waits for SQLite's write lock before giving up (ms)."),
+    Setting("ROUNDING", fields.String(validate=validate.OneOf(["truncate", "half_up"])), "truncate",
+            "Rounding of coverage percentages: `truncate` (toward zero) or `half_up`."),
+    Setting("STALENESS_DAYS", _float(0), 7.0,
+            "Probe verdicts older than this many days count as unverified."),
+    Setting("UNIT_CODE", fields.String(), "000.00.00.H26",
+            "Our unit's code on the portal (`madonvi`, QCVN 102 style)."),
+    Setting("UNIT_NAME", fields.String(), "UBND thành phố Hà Nội",
+            "Our unit's display name in reports."),
+    Setting("PORTAL_URL", fields.String(), "",
+            "Base URL of the portal (all five upstreams). Empty: `tthc up` starts mock_portal."),
+    Setting("ADAPTER_USERNAME", fields.String(), "hanoi", "DVCQG integration adapter user name."),
+    Setting("ADAPTER_PASSWORD", fields.String(), "hanoi-secret", "DVCQG integration adapter password."),
+    Setting("PAYMENT_PARTNER", fields.String(), "HNI", "DVCQG Payment Platform partner code (`MaDoiTac`)."),
+    Setting("PAYMENT_SECRET", fields.String(), "dvcqg-secret",
+            "DVCQG Payment Platform secret key (checksums of INIT/QUERY/CONFIRM)."),
+    Setting("PAYGOV_PARTNER_CODE", fields.String(), "HNI", "PayGov partner code."),
+    Setting("PAYGOV_ACCESS_KEY", fields.String(), "paygov-access", "PayGov access key."),
+    Setting("PAYGOV_SECRET_KEY", fields.String(), "paygov-secret", "PayGov secret key (checksums)."),
+    Setting("LGSP_CLIENT_ID", fields.String(), "tthc", "LGSP OAuth client id (PayGov access)."),
+    Setting("LGSP_CLIENT_SECRET", fields.String(), "lgsp-secret", "LGSP OAuth client secret."),
+    Setting("PROBE_CONCURRENCY", _int(1, 256), 32, "Probes in flight at once during a sweep."),
+    Setting("PROBE_TIMEOUT", _float(0.1), 10.0, "Timeout of every outbound portal call (seconds)."),
+    Setting("PROBE_RETRIES", _int(0, 10), 3, "Retries of a transient failure (timeout, reset, 5xx, 429)."),
+    Setting("PROBE_RATE", _float(0), 200.0, "Maximum requests per second per portal host (0 = unlimited)."),
+    Setting("SWEEP_INTERVAL_MINUTES", _float(0), 0.0,
+            "Run a sweep every this many minutes while the server runs (0 = off)."),
+    Setting("MAX_UPLOAD_MB", _float(0.01), 20.0, "Largest accepted import upload (MiB); larger is 413."),
+    Setting("LOG_FORMAT", fields.String(validate=validate.OneOf(["text", "json"])), "text",
+            "Log lines as plain text or one JSON object per line."),
+)
+
+BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+_Schema = Schema.from_dict({s.name: s.field for s in SETTINGS})
+
+
+class SettingsError(ValueError):
+    """A `TTHC_` variable holds a value its setting does not accept."""
+
+
+def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> dict:
+    """Read every setting from `environ` (default: os.environ), validated, defaults filled in."""
+    environ = os.environ if environ is None else environ
+    raw = {s.name: environ[s.env] for s in SETTINGS if s.env in environ}
+    try:
+        values = _Schema().load(raw)
+    except ValidationError as exc:
+        detail = "; ".join(f"{PREFIX}{k}: {' '.join(map(str, v))}" for k, v in exc.messages.items())
+        raise SettingsError(f"invalid setting: {detail}") from exc
+    result = {s.name: s.default for s in SETTINGS}
+    result.update(values)
+    if overrides:
+        result.update({k: v for k, v in overrides.items() if k in BY_NAME})
+    return result

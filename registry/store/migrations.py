@@ -1,0 +1,84 @@
+"""Versioned schema migrations (sqlite-utils Migrations): append new ones, never edit old ones."""
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("tthc")
+
+
+@migrations()
+def m001_core(db: Database) -> None:
+    """Procedures, agencies, targets and the audit log."""
+    db.execute("""
+        CREATE TABLE procedures (
+            code TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            field TEXT NOT NULL DEFAULT '',
+            agency TEXT NOT NULL DEFAULT '',
+            agencies TEXT NOT NULL DEFAULT '[]',
+            issuing_agency TEXT NOT NULL DEFAULT '',
+            levels TEXT NOT NULL DEFAULT '[]',
+            service_level INTEGER NOT NULL CHECK (service_level BETWEEN 1 AND 4),
+            has_fee INTEGER NOT NULL DEFAULT 0,
+            dvcqg_integrated INTEGER NOT NULL DEFAULT 0,
+            payment_channel TEXT NOT NULL DEFAULT 'none'
+                CHECK (payment_channel IN ('none', 'dvcqg_payment', 'paygov')),
+            sso INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'retired')),
+            version INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            search_text TEXT NOT NULL DEFAULT ''
+        )""")
+    db.execute("CREATE INDEX idx_procedures_agency ON procedures(agency)")
+    db.execute("CREATE INDEX idx_procedures_status_level ON procedures(status, service_level)")
+    db.execute("""
+        CREATE TABLE agencies (
+            name TEXT PRIMARY KEY,
+            code TEXT,
+            created_at TEXT NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE targets (
+            id INTEGER PRIMARY KEY,
+            indicator TEXT NOT NULL,
+            percent REAL NOT NULL,
+            due TEXT NOT NULL,
+            source TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            UNIQUE (indicator, due)
+        )""")
+    db.execute("""
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            source TEXT NOT NULL,
+            action TEXT NOT NULL,
+            entity TEXT NOT NULL,
+            key TEXT NOT NULL,
+            before TEXT,
+            after TEXT
+        )""")
+    db.execute("CREATE INDEX idx_audit_entity_key ON audit(entity, key, id)")
+    db.execute("CREATE INDEX idx_audit_at ON audit(at)")
+    db.execute("CREATE INDEX idx_audit_actor ON audit(actor)")
+    # Full-text search over the folded (diacritic-free) text, kept in sync by triggers.
+    db["procedures"].enable_fts(["search_text"], create_triggers=True, tokenize="unicode61")
+
+
+@migrations()
+def m002_settings(db: Database) -> None:
+    """A key/value table for product state that must survive restarts (datasette-style)."""
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+def apply(db: Database) -> None:
+    """Bring the database up to the newest schema, in place."""
+    migrations.apply(db)
+
+
+def pending(db: Database) -> list[str]:
+    """Names of migrations not yet applied (empty when the schema is current)."""
+    return [m.name for m in migrations.pending(db)]
