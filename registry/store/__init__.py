@@ -8,14 +8,15 @@ from . import migrations
 from .audit import AuditMixin
 from .db import VN_TZ, connect, now_iso, write_transaction
 from .errors import DuplicateCode, NotFound, StoreError, VersionConflict
+from .probes import ProbesMixin, SweepBusy
 from .procedures import ProceduresMixin
 from .targets import TargetsMixin
 
 __all__ = ["Store", "open_store", "StoreError", "NotFound", "DuplicateCode", "VersionConflict",
-           "VN_TZ", "now_iso"]
+           "VN_TZ", "now_iso", "SweepBusy"]
 
 
-class Store(ProceduresMixin, AuditMixin, TargetsMixin):
+class Store(ProceduresMixin, AuditMixin, TargetsMixin, ProbesMixin):
     """A connection to the registry database with every operation the interfaces need."""
 
     def __init__(self, db: Any, path: str | Path) -> None:

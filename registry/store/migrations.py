@@ -74,6 +74,74 @@ def m002_settings(db: Database) -> None:
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
+@migrations()
+def m003_probes(db: Database) -> None:
+    """Probe runs, every probe attempt, the latest verdict per procedure and dimension, payments."""
+    db.execute("""
+        CREATE TABLE probe_runs (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            selection TEXT NOT NULL,
+            status TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            heartbeat_at TEXT NOT NULL,
+            finished_at TEXT,
+            total INTEGER NOT NULL DEFAULT 0,
+            done INTEGER NOT NULL DEFAULT 0,
+            counts TEXT NOT NULL DEFAULT '{}',
+            message TEXT NOT NULL DEFAULT ''
+        )""")
+    db.execute("CREATE INDEX idx_probe_runs_status ON probe_runs(status)")
+    db.execute("""
+        CREATE TABLE probe_attempts (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER REFERENCES probe_runs(id),
+            code TEXT NOT NULL,
+            dimension TEXT NOT NULL CHECK (dimension IN ('linkage', 'payment')),
+            verdict TEXT NOT NULL,
+            checked_at TEXT NOT NULL,
+            duration_ms REAL NOT NULL DEFAULT 0,
+            details TEXT NOT NULL DEFAULT '{}',
+            evidence TEXT NOT NULL DEFAULT '[]'
+        )""")
+    db.execute("CREATE INDEX idx_probe_attempts_code ON probe_attempts(code, dimension, id)")
+    db.execute("CREATE UNIQUE INDEX idx_probe_attempts_run ON probe_attempts(run_id, code, dimension)")
+    db.execute("""
+        CREATE TABLE verdicts (
+            code TEXT NOT NULL,
+            dimension TEXT NOT NULL,
+            verdict TEXT NOT NULL,
+            checked_at TEXT NOT NULL,
+            stale INTEGER NOT NULL DEFAULT 0,
+            stale_since TEXT,
+            attempt_id INTEGER NOT NULL,
+            details TEXT NOT NULL DEFAULT '{}',
+            PRIMARY KEY (code, dimension)
+        )""")
+    db.execute("""
+        CREATE TABLE payments (
+            id INTEGER PRIMARY KEY,
+            channel TEXT NOT NULL,
+            reference TEXT NOT NULL,
+            code TEXT,
+            amount TEXT,
+            transaction_no TEXT,
+            status TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            UNIQUE (channel, reference)
+        )""")
+    db.execute("""
+        CREATE TABLE callback_rejections (
+            id INTEGER PRIMARY KEY,
+            channel TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            payload TEXT NOT NULL
+        )""")
+
+
 def apply(db: Database) -> None:
     """Bring the database up to the newest schema, in place."""
     migrations.apply(db)

@@ -1,0 +1,251 @@
+"""Probe runs, attempts (every one kept), latest verdicts, confirmed payments and refused callbacks."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Mapping
+
+from .db import now_iso, write_transaction
+from .errors import NotFound, StoreError
+
+RUN_COLS = ("id", "kind", "selection", "status", "actor", "started_at", "heartbeat_at", "finished_at",
+            "total", "done", "counts", "message")
+ATTEMPT_COLS = ("id", "run_id", "code", "dimension", "verdict", "checked_at", "duration_ms", "details",
+                "evidence")
+FINAL_STATUSES = ("completed", "portal_unavailable", "failed", "interrupted", "cancelled")
+
+
+class SweepBusy(StoreError):
+    """Another sweep is running on this database."""
+
+
+def _run(row: Iterable[Any]) -> dict[str, Any]:
+    rec = dict(zip(RUN_COLS, row))
+    rec["selection"] = json.loads(rec["selection"])
+    rec["counts"] = json.loads(rec["counts"])
+    return rec
+
+
+def _attempt(row: Iterable[Any]) -> dict[str, Any]:
+    rec = dict(zip(ATTEMPT_COLS, row))
+    rec["details"] = json.loads(rec["details"])
+    rec["evidence"] = json.loads(rec["evidence"])
+    return rec
+
+
+class ProbesMixin:
+    """Probe evidence operations; mixed into `Store`."""
+
+    db: Any
+
+    # -- runs ----------------------------------------------------------------
+    def start_run(self, *, kind: str, selection: Any, total: int, actor: str,
+                  lease_seconds: float = 60.0) -> dict[str, Any]:
+        """Open a new run; SweepBusy if another is running with a live heartbeat.
+
+        A run whose heartbeat is older than `lease_seconds` was killed: it is marked
+        `interrupted` (and can be resumed) instead of blocking sweeps forever.
+        """
+        now = now_iso()
+        with write_transaction(self.db):
+            self._expire_dead_runs(lease_seconds)
+            busy = self.db.execute("SELECT id FROM probe_runs WHERE status = 'running'").fetchone()
+            if busy:
+                raise SweepBusy(f"sweep {busy[0]} is already running")
+            cur = self.db.execute(
+                "INSERT INTO probe_runs (kind, selection, status, actor, started_at, heartbeat_at, total) "
+                "VALUES (?, ?, 'running', ?, ?, ?, ?)",
+                [kind, json.dumps(selection, ensure_ascii=False), actor, now, now, total])
+            run_id = cur.lastrowid
+        return self.get_run(run_id)
+
+    def resume_run(self, run_id: int, *, lease_seconds: float = 60.0) -> dict[str, Any]:
+        """Take over an interrupted run again (same id, its finished items kept)."""
+        now = now_iso()
+        with write_transaction(self.db):
+            self._expire_dead_runs(lease_seconds)
+            run = self.get_run(run_id)
+            if run["status"] != "interrupted":
+                raise StoreError(f"run {run_id} is {run['status']}, only an interrupted run resumes")
+            busy = self.db.execute("SELECT id FROM probe_runs WHERE status = 'running'").fetchone()
+            if busy:
+                raise SweepBusy(f"sweep {busy[0]} is already running")
+            self.db.execute("UPDATE probe_runs SET status = 'running', heartbeat_at = ?, finished_at = NULL "
+                            "WHERE id = ?", [now, run_id])
+        return self.get_run(run_id)
+
+    def _expire_dead_runs(self, lease_seconds: float) -> None:
+        limit = (datetime.fromisoformat(now_iso()) - timedelta(seconds=lease_seconds)).isoformat()
+        self.db.execute("UPDATE probe_runs SET status = 'interrupted', finished_at = heartbeat_at, "
+                        "message = 'stopped without finishing (process ended)' "
+                        "WHERE status = 'running' AND heartbeat_at < ?", [limit])
+
+    def heartbeat(self, run_id: int, *, done: int | None = None,
+                  counts: Mapping[str, int] | None = None) -> None:
+        """Record progress and prove the sweep is alive."""
+        sets, params = ["heartbeat_at = ?"], [now_iso()]
+        if done is not None:
+            sets.append("done = ?")
+            params.append(done)
+        if counts is not None:
+            sets.append("counts = ?")
+            params.append(json.dumps(dict(counts), sort_keys=True))
+        with write_transaction(self.db):
+            self.db.execute(f"UPDATE probe_runs SET {', '.join(sets)} WHERE id = ?", [*params, run_id])
+
+    def finish_run(self, run_id: int, *, status: str, message: str = "", done: int | None = None,
+                   counts: Mapping[str, int] | None = None) -> dict[str, Any]:
+        """Close a run with its final status (completed, portal_unavailable, failed, ...)."""
+        if status not in FINAL_STATUSES:
+            raise ValueError(f"not a final status: {status}")
+        now = now_iso()
+        with write_transaction(self.db):
+            self.db.execute(
+                "UPDATE probe_runs SET status = ?, message = ?, finished_at = ?, heartbeat_at = ?, "
+                "done = coalesce(?, done), counts = coalesce(?, counts) WHERE id = ?",
+                [status, message, now, now, done,
+                 None if counts is None else json.dumps(dict(counts), sort_keys=True), run_id])
+        return self.get_run(run_id)
+
+    def get_run(self, run_id: int) -> dict[str, Any]:
+        """One probe run; NotFound if absent."""
+        row = self.db.execute(f"SELECT {', '.join(RUN_COLS)} FROM probe_runs WHERE id = ?", [run_id]).fetchone()
+        if row is None:
+            raise NotFound(f"no probe run {run_id}")
+        return _run(row)
+
+    def list_runs(self, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+        """Probe runs, newest first."""
+        cur = self.db.execute(f"SELECT {', '.join(RUN_COLS)} FROM probe_runs ORDER BY id DESC LIMIT ? OFFSET ?",
+                              [limit, offset])
+        return [_run(r) for r in cur.fetchall()]
+
+    def last_interrupted_run(self, lease_seconds: float = 60.0) -> dict[str, Any] | None:
+        """The newest run that stopped without finishing, if any (after expiring dead ones)."""
+        with write_transaction(self.db):
+            self._expire_dead_runs(lease_seconds)
+        row = self.db.execute(f"SELECT {', '.join(RUN_COLS)} FROM probe_runs WHERE status = 'interrupted' "
+                              "ORDER BY id DESC LIMIT 1").fetchone()
+        return _run(row) if row else None
+
+    def finished_items(self, run_id: int) -> set[tuple[str, str]]:
+        """(code, dimension) pairs this run already probed: a resumed run skips them."""
+        cur = self.db.execute("SELECT code, dimension FROM probe_attempts WHERE run_id = ?", [run_id])
+        return {(c, d) for c, d in cur.fetchall()}
+
+    # -- attempts and verdicts -----------------------------------------------
+    def record_attempts(self, attempts: Iterable[Mapping[str, Any]]) -> list[int]:
+        """Store attempts and fold them into the latest verdicts, in one transaction.
+
+        Each attempt: run_id, code, dimension, verdict, checked_at, duration_ms, details, evidence.
+        An `unknown` never overwrites a verdict: it marks the earlier one stale.
+        """
+        ids = []
+        with write_transaction(self.db):
+            for a in attempts:
+                cur = self.db.execute(
+                    "INSERT INTO probe_attempts (run_id, code, dimension, verdict, checked_at, duration_ms, "
+                    "details, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [a.get("run_id"), a["code"], a["dimension"], a["verdict"], a["checked_at"],
+                     float(a.get("duration_ms", 0)), json.dumps(a.get("details", {}), ensure_ascii=False),
+                     json.dumps(a.get("evidence", []), ensure_ascii=False)])
+                attempt_id = cur.lastrowid
+                ids.append(attempt_id)
+                prev = self.db.execute("SELECT verdict FROM verdicts WHERE code = ? AND dimension = ?",
+                                       [a["code"], a["dimension"]]).fetchone()
+                if a["verdict"] == "unknown" and prev is not None and prev[0] != "unknown":
+                    self.db.execute(
+                        "UPDATE verdicts SET stale = 1, stale_since = coalesce(stale_since, ?) "
+                        "WHERE code = ? AND dimension = ?", [a["checked_at"], a["code"], a["dimension"]])
+                    continue
+                self.db.execute(
+                    "INSERT INTO verdicts (code, dimension, verdict, checked_at, stale, stale_since, attempt_id, "
+                    "details) VALUES (?, ?, ?, ?, 0, NULL, ?, ?) ON CONFLICT (code, dimension) DO UPDATE SET "
+                    "verdict = excluded.verdict, checked_at = excluded.checked_at, stale = 0, "
+                    "stale_since = NULL, attempt_id = excluded.attempt_id, details = excluded.details",
+                    [a["code"], a["dimension"], a["verdict"], a["checked_at"], attempt_id,
+                     json.dumps(a.get("details", {}), ensure_ascii=False)])
+        return ids
+
+    def latest_verdicts(self, as_of: str | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+        """{code: {"linkage": {...}, "payment": {...}}}: verdict, checked_at, stale flag, details.
+
+        With `as_of`, rebuilt from the attempts made up to then (the last non-unknown one).
+        """
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        if as_of is None:
+            cur = self.db.execute("SELECT code, dimension, verdict, checked_at, stale, details FROM verdicts")
+        else:
+            cur = self.db.execute(
+                "SELECT a.code, a.dimension, a.verdict, a.checked_at, "
+                "EXISTS (SELECT 1 FROM probe_attempts u WHERE u.code = a.code AND u.dimension = a.dimension "
+                "AND u.verdict = 'unknown' AND u.id > a.id AND u.checked_at <= ?) AS stale, a.details "
+                "FROM probe_attempts a JOIN (SELECT code, dimension, max(id) AS id FROM probe_attempts "
+                "WHERE checked_at <= ? AND verdict != 'unknown' GROUP BY code, dimension) last "
+                "ON last.id = a.id", [as_of, as_of])
+        for code, dimension, verdict, checked_at, stale, details in cur.fetchall():
+            out.setdefault(code, {})[dimension] = {"verdict": verdict, "checked_at": checked_at,
+                                                   "stale": bool(stale), "details": json.loads(details)}
+        return out
+
+    def verdicts_for(self, code: str) -> dict[str, dict[str, Any]]:
+        """The latest verdict of each dimension for one procedure (missing dimensions absent)."""
+        cur = self.db.execute("SELECT dimension, verdict, checked_at, stale, details FROM verdicts "
+                              "WHERE code = ?", [code])
+        return {d: {"verdict": v, "checked_at": c, "stale": bool(s), "details": json.loads(det)}
+                for d, v, c, s, det in cur.fetchall()}
+
+    def probe_history(self, code: str, *, dimension: str | None = None, limit: int = 100,
+                      offset: int = 0) -> list[dict[str, Any]]:
+        """Every attempt made for one procedure, newest first, with its evidence."""
+        where, params = ["code = ?"], [code]
+        if dimension:
+            where.append("dimension = ?")
+            params.append(dimension)
+        cur = self.db.execute(f"SELECT {', '.join(ATTEMPT_COLS)} FROM probe_attempts WHERE "
+                              f"{' AND '.join(where)} ORDER BY id DESC LIMIT ? OFFSET ?", [*params, limit, offset])
+        return [_attempt(r) for r in cur.fetchall()]
+
+    def run_attempts(self, run_id: int) -> list[dict[str, Any]]:
+        """Every attempt of one run, in the order they were stored."""
+        cur = self.db.execute(f"SELECT {', '.join(ATTEMPT_COLS)} FROM probe_attempts WHERE run_id = ? "
+                              "ORDER BY id", [run_id])
+        return [_attempt(r) for r in cur.fetchall()]
+
+    # -- payment callbacks ---------------------------------------------------
+    def record_payment(self, *, channel: str, reference: str, code: str | None, amount: str | None,
+                       transaction_no: str | None, status: str, payload: Mapping[str, Any]) -> bool:
+        """Keep a confirmed payment; False (and nothing written) if this reference is already known."""
+        with write_transaction(self.db):
+            cur = self.db.execute(
+                "INSERT OR IGNORE INTO payments (channel, reference, code, amount, transaction_no, status, "
+                "received_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [channel, reference, code, amount, transaction_no, status, now_iso(),
+                 json.dumps(dict(payload), ensure_ascii=False, sort_keys=True)])
+            return cur.rowcount == 1
+
+    def list_payments(self, code: str | None = None) -> list[dict[str, Any]]:
+        """Confirmed online payments, newest first (optionally of one procedure)."""
+        cols = ("id", "channel", "reference", "code", "amount", "transaction_no", "status", "received_at",
+                "payload")
+        where, params = ("WHERE code = ?", [code]) if code else ("", [])
+        cur = self.db.execute(f"SELECT {', '.join(cols)} FROM payments {where} ORDER BY id DESC", params)
+        out = []
+        for r in cur.fetchall():
+            rec = dict(zip(cols, r))
+            rec["payload"] = json.loads(rec["payload"])
+            out.append(rec)
+        return out
+
+    def record_callback_rejection(self, *, channel: str, reason: str, payload: Any) -> None:
+        """Keep a refused (forged or malformed) callback for the audit."""
+        with write_transaction(self.db):
+            self.db.execute("INSERT INTO callback_rejections (channel, received_at, reason, payload) "
+                            "VALUES (?, ?, ?, ?)", [channel, now_iso(), reason,
+                                                    json.dumps(payload, ensure_ascii=False, default=str)])
+
+    def list_callback_rejections(self) -> list[dict[str, Any]]:
+        """Refused callbacks, newest first."""
+        cols = ("id", "channel", "received_at", "reason", "payload")
+        cur = self.db.execute(f"SELECT {', '.join(cols)} FROM callback_rejections ORDER BY id DESC")
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
