@@ -6,8 +6,10 @@ from typing import Any
 
 from . import migrations
 from .audit import AuditMixin
+from .auth import AuthMixin
 from .db import VN_TZ, connect, now_iso, write_transaction
 from .errors import DuplicateCode, NotFound, StoreError, VersionConflict
+from .maintenance import MaintenanceMixin
 from .probes import ProbesMixin, SweepBusy
 from .procedures import ProceduresMixin
 from .targets import TargetsMixin
@@ -16,7 +18,7 @@ __all__ = ["Store", "open_store", "StoreError", "NotFound", "DuplicateCode", "Ve
            "VN_TZ", "now_iso", "SweepBusy"]
 
 
-class Store(ProceduresMixin, AuditMixin, TargetsMixin, ProbesMixin):
+class Store(ProceduresMixin, AuditMixin, TargetsMixin, ProbesMixin, MaintenanceMixin, AuthMixin):
     """A connection to the registry database with every operation the interfaces need."""
 
     def __init__(self, db: Any, path: str | Path) -> None:

@@ -142,6 +142,34 @@ def m003_probes(db: Database) -> None:
         )""")
 
 
+@migrations()
+def m004_auth(db: Database) -> None:
+    """API users (hashed passwords, role, agency scope) and their tokens (hashed at rest)."""
+    db.execute("""
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            username TEXT NOT NULL UNIQUE,
+            password_hash TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('viewer', 'editor', 'admin')),
+            agencies TEXT NOT NULL DEFAULT '[]',
+            active INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE tokens (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            name TEXT NOT NULL DEFAULT '',
+            token_hash TEXT NOT NULL UNIQUE,
+            prefix TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            revoked_at TEXT,
+            last_used_at TEXT
+        )""")
+    db.execute("CREATE INDEX idx_tokens_user ON tokens(user_id)")
+
+
 def apply(db: Database) -> None:
     """Bring the database up to the newest schema, in place."""
     migrations.apply(db)

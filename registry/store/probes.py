@@ -212,6 +212,18 @@ class ProbesMixin:
                               "ORDER BY id", [run_id])
         return [_attempt(r) for r in cur.fetchall()]
 
+    def probe_stats(self) -> dict[str, Any]:
+        """Counts for monitoring: verdicts, stored attempts, procedures, last finished sweep."""
+        verdicts = {(d, v, s): n for d, v, s, n in self.db.execute(
+            "SELECT dimension, verdict, stale, count(*) FROM verdicts GROUP BY 1, 2, 3").fetchall()}
+        attempts = {(d, v): n for d, v, n in self.db.execute(
+            "SELECT dimension, verdict, count(*) FROM probe_attempts GROUP BY 1, 2").fetchall()}
+        procedures = dict(self.db.execute("SELECT status, count(*) FROM procedures GROUP BY 1").fetchall())
+        last = self.db.execute("SELECT max(finished_at) FROM probe_runs WHERE status != 'running'").fetchone()[0]
+        last_ts = datetime.fromisoformat(last).timestamp() if last else None
+        return {"verdicts": verdicts, "attempts": attempts, "procedures": procedures,
+                "last_sweep_finished": last_ts}
+
     # -- payment callbacks ---------------------------------------------------
     def record_payment(self, *, channel: str, reference: str, code: str | None, amount: str | None,
                        transaction_no: str | None, status: str, payload: Mapping[str, Any]) -> bool:
