@@ -1,12 +1,34 @@
 """Coverage method `tthc-coverage/1`: procedures and targets in, a report dict out.
 
 Pure: no I/O, no Flask, no SQL, no imports from the rest of `registry` (design.md).
-Percentages are computed with integer maths and exposed as numbers with `decimals` places,
-truncated toward zero by default (the seeds' own figures: 444 / 1,431 -> 31.02) or half-up.
+
+Choices a reader of the report must know:
+- Only `status == "active"` procedures count (a missing status counts as active).
+- Percentages use exact integer maths and carry `decimals` places, truncated toward zero by
+  default (the seeds' own figures: 444 / 1,431 -> 31.02) or half-up; JSON numbers.
+- Target in force: per indicator, the nearest one due on or after the `as_of` date (Hà Nội
+  time), else the latest one (an overdue target stays the yardstick until a new one exists).
+- `met` is "reported percent >= target"; `needed` is the fewest additional procedures that
+  make the reported percent reach the target (so `met` iff `needed == 0`, under either
+  rounding). No target, or an empty denominator: `met` and `needed` are null.
+- `candidates`: procedures in the denominator but not the numerator, only while `needed > 0`,
+  ranked: claimed-but-unconfirmed first (verified basis), then those closest to qualifying
+  (missing one of SSO/payment, online before offline, level 4 before 3), then code; at most
+  `candidates_limit`, with `candidates_total` for the whole pool.
+- `verified` basis: DVCQG integration counts only with a fresh `linkage.verdict ==
+  "integrated"`, online payment only with a fresh `payment.verdict == "payment_ready"`
+  (fresh: `now - checked_at < staleness`). Service levels, fees and SSO stay declared (no
+  probe checks them). Each indicator adds `claimed_unconfirmed`: declared yet not confirmed.
+- `freshness` (either basis): `oldest_evidence` is the oldest `checked_at` among the linkage
+  and payment verdicts of active procedures, fresh or stale (`unknown` is no verdict);
+  `unverified` counts online procedures without a fresh linkage verdict.
+- Groups: `agency` is the primary agency; `level` is the administrative level in `levels`
+  (bo/tinh/huyen/xa/khac; a procedure offered at several counts in each); keys sorted.
 """
 from __future__ import annotations
 
 import heapq
+import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,8 +52,6 @@ ONLINE_LEVELS = (3, 4)
 PAYMENT_CHANNELS = ("dvcqg_payment", "paygov")
 LINKAGE_CONFIRMED = "integrated"
 PAYMENT_CONFIRMED = "payment_ready"
-PROCEDURE_INDICATORS = ("online_rate", "level4_rate", "dvcqg_integration_rate",
-                        "sso_payment_rate", "online_payment_rate")
 # Need per-period dossier statistics the registry does not hold yet: reported unavailable.
 DOSSIER_INDICATORS = ("dossier_online_services_rate", "dossier_fully_online_rate",
                       "dossier_on_time_rate", "satisfaction_rate")
@@ -56,6 +76,8 @@ class _Row:
     agency: str
     field: str
     levels: tuple[str, ...]
+    weight: int = 1             # a cohort of identical procedures counts `weight` times
+    codes: Any = None           # a cohort's codes, sorted (list or comma-separated text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +111,9 @@ SPECS = (
 )
 
 
+INDICATORS = tuple(spec.id for spec in SPECS) + DOSSIER_INDICATORS
+
+
 def to_datetime(value: str | datetime | date | None) -> datetime | None:
     """Parse an ISO string (or date/datetime) to an aware datetime; naive means Hà Nội time."""
     if value is None or value == "":
@@ -102,8 +127,12 @@ def to_datetime(value: str | datetime | date | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=VN_TZ)
 
 
-def _iso(moment: datetime) -> str:
+def format_time(moment: datetime) -> str:
+    """A report timestamp: Hà Nội time, ISO 8601, whole seconds."""
     return moment.astimezone(VN_TZ).isoformat(timespec="seconds")
+
+
+_iso = format_time
 
 
 def percent_of(numerator: int, denominator: int, *, decimals: int = 2,
@@ -141,7 +170,12 @@ def select_targets(targets: Iterable[Mapping[str, Any]], as_of: date) -> dict[st
     by_indicator: dict[str, list[tuple[date, Mapping[str, Any]]]] = {}
     for target in targets:
         due = target.get("due")
-        due_date = due if isinstance(due, date) else date.fromisoformat(str(due)[:10])
+        if isinstance(due, datetime):
+            due_date = due.date()
+        elif isinstance(due, date):
+            due_date = due
+        else:
+            due_date = date.fromisoformat(str(due)[:10])
         by_indicator.setdefault(str(target["indicator"]), []).append((due_date, target))
     chosen: dict[str, dict[str, Any]] = {}
     for indicator, items in by_indicator.items():
@@ -167,34 +201,48 @@ def _evidence(evidence: Any, now: datetime,
     return verdict, now - checked_at < staleness, checked_at
 
 
+def _levels(value: Any) -> tuple[str, ...]:
+    """Administrative levels as a tuple, also from a JSON or comma-separated text column."""
+    if not value:
+        return ()
+    if isinstance(value, str):
+        text = value.strip()
+        items = json.loads(text) if text.startswith("[") else text.split(",")
+        return tuple(str(item).strip() for item in items if str(item).strip())
+    return tuple(value)
+
+
 def _rows(procedures: Iterable[Mapping[str, Any]], basis: str, now: datetime,
           staleness: timedelta) -> tuple[list[_Row], datetime | None]:
     """Active procedures as rows, plus the oldest evidence timestamp seen."""
     rows: list[_Row] = []
     oldest: datetime | None = None
+    verified = basis == "verified"
+    no_evidence: tuple[None, bool, None] = (None, False, None)
     for p in procedures:
-        if (p.get("status") or "active") != "active":
+        get = p.get
+        if (get("status") or "active") != "active":
             continue
-        level = int(p.get("service_level") or 0)
-        integrated_declared = bool(p.get("dvcqg_integrated"))
-        payment_declared = p.get("payment_channel") in PAYMENT_CHANNELS
-        linkage, linkage_fresh, linkage_at = _evidence(p.get("linkage"), now, staleness)
-        payment, payment_fresh, payment_at = _evidence(p.get("payment"), now, staleness)
-        integrated_ok = linkage_fresh and linkage == LINKAGE_CONFIRMED
-        payment_ok = payment_fresh and payment == PAYMENT_CONFIRMED
+        level = int(get("service_level") or 0)
+        integrated_declared = bool(get("dvcqg_integrated"))
+        payment_declared = get("payment_channel") in PAYMENT_CHANNELS
+        linkage_doc, payment_doc = get("linkage"), get("payment")
+        linkage, linkage_fresh, linkage_at = (
+            _evidence(linkage_doc, now, staleness) if linkage_doc else no_evidence)
+        payment, payment_fresh, payment_at = (
+            _evidence(payment_doc, now, staleness) if payment_doc else no_evidence)
         for moment in (linkage_at, payment_at):
             if moment is not None and (oldest is None or moment < oldest):
                 oldest = moment
-        verified = basis == "verified"
+        # Positional: keyword arguments cost a third of the loop at 100,000 procedures.
         rows.append(_Row(
-            code=str(p.get("code") or ""), level=level, online=level in ONLINE_LEVELS, fee=bool(p.get("has_fee")),
-            sso=bool(p.get("sso")),
-            integrated=integrated_ok if verified else integrated_declared,
-            integrated_declared=integrated_declared,
-            payment=payment_ok if verified else payment_declared,
-            payment_declared=payment_declared, linkage_fresh=linkage_fresh,
-            agency=str(p.get("agency") or ""), field=str(p.get("field") or ""),
-            levels=tuple(p.get("levels") or ())))
+            get("code") or "", level, level in ONLINE_LEVELS, bool(get("has_fee")),
+            bool(get("sso")),
+            (linkage_fresh and linkage == LINKAGE_CONFIRMED) if verified else integrated_declared,
+            integrated_declared,
+            (payment_fresh and payment == PAYMENT_CONFIRMED) if verified else payment_declared,
+            payment_declared, linkage_fresh, get("agency") or "", get("field") or "",
+            _levels(get("levels")), int(get("count") or 1), get("codes")))
     return rows, oldest
 
 
@@ -202,8 +250,8 @@ def _totals(rows: Sequence[_Row]) -> dict[str, Any]:
     by_level = {str(level): 0 for level in (1, 2, 3, 4)}
     for row in rows:
         if str(row.level) in by_level:
-            by_level[str(row.level)] += 1
-    return {"procedures": len(rows), "online": by_level["3"] + by_level["4"],
+            by_level[str(row.level)] += row.weight
+    return {"procedures": sum(row.weight for row in rows), "online": by_level["3"] + by_level["4"],
             "by_level": by_level}
 
 
@@ -219,8 +267,8 @@ def _indicators(rows: Sequence[_Row], targets: dict[str, dict[str, Any]], *, bas
     out: list[dict[str, Any]] = []
     for spec in SPECS:
         counted = [row for row in rows if spec.denominator(row)]
-        numerator = sum(1 for row in counted if spec.numerator(row))
-        denominator = len(counted)
+        numerator = sum(row.weight for row in counted if spec.numerator(row))
+        denominator = sum(row.weight for row in counted)
         target = targets.get(spec.id)
         percent = percent_of(numerator, denominator, decimals=decimals, rounding=rounding)
         needed = None
@@ -234,12 +282,11 @@ def _indicators(rows: Sequence[_Row], targets: dict[str, dict[str, Any]], *, bas
             "met": None if needed is None else needed == 0, "needed": needed}
         if basis == "verified":
             item["claimed_unconfirmed"] = sum(
-                1 for row in counted if spec.declared(row) and not spec.numerator(row))
+                row.weight for row in counted if spec.declared(row) and not spec.numerator(row))
         if candidates_limit is not None:
             pool = [row for row in counted if not spec.numerator(row)] if needed else []
-            best = heapq.nsmallest(candidates_limit, pool, key=spec.rank)
-            item["candidates"] = [row.code for row in best]
-            item["candidates_total"] = len(pool)
+            item["candidates"] = _best_codes(pool, spec.rank, candidates_limit)
+            item["candidates_total"] = sum(row.weight for row in pool)
         out.append(item)
     for indicator in DOSSIER_INDICATORS:
         item = {"id": indicator, "available": False, "numerator": None, "denominator": None,
@@ -251,6 +298,32 @@ def _indicators(rows: Sequence[_Row], targets: dict[str, dict[str, Any]], *, bas
             item["candidates"] = []
             item["candidates_total"] = 0
         out.append(item)
+    return out
+
+
+def _codes(row: _Row) -> list[str]:
+    if row.codes is None:
+        return [row.code]
+    return row.codes.split(",") if isinstance(row.codes, str) else list(row.codes)
+
+
+def _best_codes(pool: Sequence[_Row], rank: Callable[[_Row], tuple[Any, ...]], limit: int) -> list[str]:
+    """The `limit` best codes by (rank, code), expanding cohorts only as far as needed."""
+    if all(row.codes is None for row in pool):
+        return [row.code for row in heapq.nsmallest(limit, pool, key=rank)]
+    # Every rank ends with the code: order cohorts by the rest, merge codes inside a tie.
+    by_prefix: dict[tuple[Any, ...], list[_Row]] = {}
+    for row in pool:
+        by_prefix.setdefault(rank(row)[:-1], []).append(row)
+    out: list[str] = []
+    for prefix in sorted(by_prefix):
+        if len(out) >= limit:
+            break
+        merged = heapq.merge(*(sorted(_codes(row)) for row in by_prefix[prefix]))
+        for code in merged:
+            out.append(code)
+            if len(out) >= limit:
+                break
     return out
 
 
@@ -312,7 +385,7 @@ def build_report(procedures: Iterable[Mapping[str, Any]],
         "groups": groups,
         "freshness": {
             "oldest_evidence": _iso(oldest) if oldest is not None else None,
-            "unverified": sum(1 for row in rows if row.online and not row.linkage_fresh)},
+            "unverified": sum(row.weight for row in rows if row.online and not row.linkage_fresh)},
     }
 
 

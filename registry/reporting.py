@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Any, Mapping, Sequence
 
-from .coverage import build_report
+from .coverage import build_report, format_time, to_datetime
 from .store import VN_TZ, Store
 
 
@@ -22,15 +22,25 @@ def coverage_report(store: Store, cfg: Mapping[str, Any], *, basis: str = "decla
         cutoff = end_of_day(as_of)
         rows = [r for r in store.procedures_as_of(cutoff.isoformat()) if r["status"] == "active"]
         when = cutoff
-    else:
-        rows = store.coverage_rows()
+    elif basis == "verified":
         when = now
-    if basis == "verified":
+        rows = attach_evidence(store, store.coverage_rows(), as_of=when)
+    else:
+        when = now
+        rows = store.coverage_cohorts(group_by)  # aggregated in SQL: see coverage.py
+    if as_of is not None and basis == "verified":
         rows = attach_evidence(store, rows, as_of=when)
-    return build_report(
+    report = build_report(
         rows, store.list_targets(), basis=basis, rounding=cfg["ROUNDING"],
         unit={"code": cfg["UNIT_CODE"], "name": cfg["UNIT_NAME"]}, as_of=when, group_by=tuple(group_by),
         now=when, staleness=timedelta(days=cfg["STALENESS_DAYS"]))
+    if as_of is None and basis == "declared":
+        # Cohorts carry no evidence: freshness comes from one aggregate over the verdicts.
+        summary = store.evidence_summary((when - timedelta(days=cfg["STALENESS_DAYS"])).isoformat())
+        oldest = to_datetime(summary["oldest_evidence"])
+        report["freshness"] = {"oldest_evidence": format_time(oldest) if oldest else None,
+                               "unverified": report["totals"]["online"] - summary["fresh_online"]}
+    return report
 
 
 def attach_evidence(store: Store, rows: list[dict[str, Any]], *, as_of: datetime) -> list[dict[str, Any]]:

@@ -170,6 +170,13 @@ def m004_auth(db: Database) -> None:
     db.execute("CREATE INDEX idx_tokens_user ON tokens(user_id)")
 
 
+@migrations()
+def m005_coverage_index(db: Database) -> None:
+    """A covering index in the order the coverage cohorts group by: the report reads no table rows."""
+    db.execute("CREATE INDEX idx_procedures_coverage ON procedures(status, service_level, has_fee, "
+               "dvcqg_integrated, payment_channel, sso, code)")
+
+
 def apply(db: Database) -> None:
     """Bring the database up to the newest schema, in place."""
     migrations.apply(db)

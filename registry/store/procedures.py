@@ -86,10 +86,42 @@ class ProceduresMixin:
         names = [d[0] for d in cur.description]
         return [from_row(dict(zip(names, r))) for r in cur.fetchall()]
 
-    def coverage_rows(self) -> list[dict[str, Any]]:
-        """The few columns the coverage maths needs, for active procedures (fast path)."""
+    def coverage_cohorts(self, group_by: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Active procedures aggregated by what the declared coverage maths reads.
+
+        One row per distinct combination (plus the grouping columns asked for) with `count`
+        and `codes` (comma-separated): the report's candidates come from them. The covering
+        index `idx_procedures_coverage` serves the plain report without reading table rows.
+        """
+        keys = ["service_level", "has_fee", "dvcqg_integrated", "payment_channel", "sso"]
+        keys += [k for k in ("agency", "field", "levels")
+                 if k in group_by or (k == "levels" and "level" in group_by)]
+        cols = ", ".join(keys)
         cur = self.db.execute(
-            "SELECT code, name, field, agency, service_level, has_fee, dvcqg_integrated, "
+            f"SELECT {cols}, count(*) AS count, min(code) AS code, group_concat(code, ',') AS codes "
+            f"FROM procedures WHERE status = 'active' GROUP BY {cols}")
+        names = [d[0] for d in cur.description]
+        out = []
+        for r in cur.fetchall():
+            d = dict(zip(names, r))
+            for k in _BOOL:
+                d[k] = bool(d[k])
+            out.append(d)
+        return out
+
+    def evidence_summary(self, fresh_after: str) -> dict[str, Any]:
+        """Oldest verdict time of active procedures, and how many online ones have a fresh linkage verdict."""
+        oldest, fresh_online = self.db.execute(
+            "SELECT min(v.checked_at), sum(v.dimension = 'linkage' AND p.service_level IN (3, 4) "
+            "AND julianday(v.checked_at) >= julianday(?)) FROM verdicts v JOIN procedures p "
+            "ON p.code = v.code WHERE p.status = 'active' AND v.verdict != 'unknown'",
+            [fresh_after]).fetchone()
+        return {"oldest_evidence": oldest, "fresh_online": fresh_online or 0}
+
+    def coverage_rows(self) -> list[dict[str, Any]]:
+        """The columns the coverage maths needs, one row per active procedure."""
+        cur = self.db.execute(
+            "SELECT code, name, field, agency, levels, service_level, has_fee, dvcqg_integrated, "
             "payment_channel, sso, status FROM procedures WHERE status = 'active'")
         names = [d[0] for d in cur.description]
         out = []
