@@ -138,7 +138,7 @@ def up_cmd(port: int | None, no_sweep: bool) -> None:
         if not portal:
             portal = _start_mock_portal(children, _default_world())
             click.echo(f"mock portal: {portal} (TTHC_PORTAL_URL is empty)")
-            _point_callbacks(portal, base)
+            _point_callbacks(portal, base, cfg)
         os.environ["TTHC_PORTAL_URL"] = portal
         cfg["PORTAL_URL"] = portal
         server = children.start("server", _gunicorn_cmd(host, port), env={**os.environ})
@@ -174,12 +174,13 @@ def _probing() -> Any:
     return probing if hasattr(probing, "sweep_now") else None
 
 
-def _point_callbacks(portal: str, base: str) -> None:
-    """Tell the mock portal where our payment callback endpoints are."""
+def _point_callbacks(portal: str, base: str, cfg: dict[str, Any]) -> None:
+    """Tell the mock portal where our payment callback endpoints are (its admin API)."""
     import httpx
     try:
-        httpx.post(f"{portal}/_admin/callbacks", timeout=5.0, json={
-            "dvcqg": f"{base}/api/v1/payments/dvcqg/confirm", "paygov": f"{base}/api/v1/payments/paygov/ipn"})
+        httpx.put(f"{portal}/_admin/callback-urls", timeout=5.0, json={
+            "dvcqg_payment": {cfg["PAYMENT_PARTNER"]: f"{base}/api/v1/payments/dvcqg/confirm"},
+            "paygov": {cfg["PAYGOV_PARTNER_CODE"]: f"{base}/api/v1/payments/paygov/ipn"}}).raise_for_status()
     except httpx.HTTPError:
         click.echo("could not register payment callback URLs with the mock portal", err=True)
 

@@ -1,0 +1,156 @@
+"""Contract section 1: the DVCQG public catalogue (`/dvcqg`), JSON API and citizen pages."""
+from __future__ import annotations
+
+import bisect
+import unicodedata
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, render_template, request
+
+from mock_portal.state import portal
+from mock_portal.world import Procedure, World, short_code
+
+bp = Blueprint("dvcqg", __name__, url_prefix="/dvcqg")
+
+_METHODS = {"online": "ONLINE", "postal": "POSTAL", "in_person": "DIRECT"}
+
+
+def fold(text: str) -> str:
+    """Case- and diacritic-insensitive form for search (đ/Đ fold to d)."""
+    text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return "".join(c for c in text if not unicodedata.combining(c)).casefold()
+
+
+def _index(world: World) -> tuple[list[str], list[str]]:
+    """Codes (sorted) and folded search texts of the listed procedures, cached on the world."""
+    cached = world.__dict__.get("_search_index")
+    if cached is None:
+        cached = ([p.code for p in world.listed],
+                  [fold(f"{p.code} {p.name}") for p in world.listed])
+        world.__dict__["_search_index"] = cached
+    return cached
+
+
+def envelope(data: Any, code: str = "OK", message: str = "Thành công") -> Response:
+    """The catalogue's answer envelope."""
+    return jsonify({"code": code, "message": message, "data": data})
+
+
+def _item(p: Procedure) -> dict[str, Any]:
+    return {
+        "id": p.id, "code": p.code, "name": p.name, "type": "STANDARD",
+        "categories": [{"code": short_code("LV", p.field), "name": p.field}] if p.field else [],
+        "departments": [{"code": short_code("CQ", a), "name": a} for a in p.agencies],
+    }
+
+
+def _filters_match(proc: Procedure, category: str, department: str) -> bool:
+    if not (category or department):
+        return True
+    item = _item(proc)
+    return ((not category or any(c["code"] == category for c in item["categories"]))
+            and (not department or any(d["code"] == department for d in item["departments"])))
+
+
+def _limit(value: Any, maximum: int) -> int | None:
+    if value in (None, ""):
+        return 200
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= maximum:
+        return value
+    return None
+
+
+@bp.post("/api/v1/submitting/formality/list-all-public-formality-by-citizen")
+def list_formalities() -> Response:
+    """Catalogue page: filter by `q` (code or name), category, department; cursor `lastId`."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return envelope(None, "BAD_REQUEST", "Body must be a JSON object")
+    state = portal()
+    limit = _limit(body.get("limit"), int(state.config["CATALOG_MAX_LIMIT"]))
+    strings = {k: body.get(k) or "" for k in ("lastId", "q", "categoryId", "departmentCode")}
+    if limit is None or not all(isinstance(v, str) for v in strings.values()):
+        return envelope(None, "BAD_REQUEST",
+                        "Invalid limit, lastId, q, categoryId or departmentCode")
+    world = state.world
+    codes, texts = _index(world)
+    start = 0
+    if strings["lastId"]:
+        after = world.listed_by_id.get(strings["lastId"])
+        if after is None:
+            return envelope(None, "BAD_REQUEST", "Invalid lastId")
+        # Resume after the cursor's code, so the cursor stays valid whatever the filter.
+        start = bisect.bisect_right(codes, after.code)
+    q = fold(strings["q"].strip())
+    items: list[Procedure] = []
+    more = False
+    for i in range(start, len(codes)):
+        proc = world.listed[i]
+        if q and q not in texts[i]:
+            continue
+        if not _filters_match(proc, strings["categoryId"], strings["departmentCode"]):
+            continue
+        if len(items) == limit:
+            more = True
+            break
+        items.append(proc)
+    return envelope({"items": [_item(p) for p in items],
+                     "lastId": items[-1].id if items and more else ""})
+
+
+def _detail(p: Procedure, world: World) -> dict[str, Any]:
+    fees = [{"type": "LE_PHI", "value": str(f)} for f in p.fees]
+    return {
+        "id": p.id, "code": p.code, "name": p.name,
+        # Full process (toàn trình) when some unit offers it at level 4 on the portal.
+        "isFullProcess": "4" in world.integrations.get(p.code, {}).values(),
+        "isProvince": "tinh" in p.levels, "isWard": "xa" in p.levels,
+        "isMinistry": "bo" in p.levels, "isOtherAgency": "khac" in p.levels,
+        "executionMethods": [
+            {"submissionMethod": _METHODS[c], "processingTime": p.processing_time,
+             "processingTimeUnit": p.processing_unit, "fees": fees}
+            for c in p.channels if c in _METHODS],
+        "categoriesDetails": [{"code": short_code("LV", p.field), "name": p.field}]
+        if p.field else [],
+        "state": "PUBLISHED",
+    }
+
+
+@bp.post("/api/v1/configuring/formality/get-formality-by-citizen")
+def formality_detail() -> Response:
+    """Detail of one procedure by its catalogue `id`."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("id"), str) or not body["id"]:
+        return envelope(None, "BAD_REQUEST", "Body must be {\"id\": ...}")
+    world = portal().world
+    proc = world.listed_by_id.get(body["id"])
+    if proc is None:
+        return envelope(None, "NOT_FOUND", "Không tìm thấy thủ tục")
+    return envelope(_detail(proc, world))
+
+
+@bp.get("/dich-vu-cong-truc-tuyen/<code>")
+def procedure_page(code: str) -> tuple[str, int]:
+    """HTML page of a procedure; 404 when the catalogue does not list it."""
+    proc = portal().world.listed_by_code.get(code)
+    if proc is None:
+        return render_template("not_found.html"), 404
+    return render_template("procedure.html", proc=proc), 200
+
+
+@bp.get("/dich-vu-cong-truc-tuyen/<code>/nop-ho-so")
+def submission_page(code: str) -> tuple[str, int]:
+    """The deep link a citizen follows: a submission form naming the code, unless broken."""
+    world = portal().world
+    proc = world.listed_by_code.get(code)
+    if proc is None:
+        return render_template("not_found.html"), 404
+    mode = world.broken_links.get(code)
+    if mode in ("404", "410"):
+        return render_template("not_found.html"), int(mode)
+    if mode == "wrong_page":
+        # A 200 page that does not name the code: the link lands on the portal's home page.
+        return render_template("home.html"), 200
+    return render_template("submit.html", proc=proc), 200
