@@ -8,6 +8,9 @@ _SPACES = re.compile(r"\s+")
 # đ/Đ are letters of their own, not a base letter plus a combining mark, so NFD
 # does not split them; they must be folded by hand.
 _FOLD_EXTRA = str.maketrans({"đ": "d", "Đ": "d"})
+# After NFD every Vietnamese tone and vowel mark is a combining character of this block;
+# one regex pass in C is ~10x faster than testing unicodedata.combining() per character.
+_MARKS = re.compile("[\u0300-\u036f]")
 
 
 def clean(value: str) -> str:
@@ -24,8 +27,7 @@ def clean_multiline(value: str) -> list[str]:
 def fold(value: str) -> str:
     """Lower-case, strip diacritics and fold đ to d: 'Đăng ký' -> 'dang ky'."""
     decomposed = unicodedata.normalize("NFD", value.translate(_FOLD_EXTRA))
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return clean(stripped).lower()
+    return _SPACES.sub(" ", _MARKS.sub("", decomposed)).strip().lower()
 
 
 def search_tokens(query: str) -> list[str]:
