@@ -1,0 +1,125 @@
+"""Who is signed in (Flask session), what they may do, and CSRF protection of every form."""
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any, Callable, Iterable, TypeVar
+from urllib.parse import urlsplit
+
+from flask import abort, g, request, session
+from flask_wtf.csrf import generate_csrf, validate_csrf
+from wtforms.validators import ValidationError as CSRFValidationError
+
+from .. import auth
+from ..context import get_store
+
+F = TypeVar("F", bound=Callable[..., Any])
+UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+EDIT_ROLES = ("editor", "admin")
+
+MSG_CSRF = ("Biểu mẫu đã hết hạn hoặc thiếu mã bảo vệ (CSRF), nên không có gì được lưu. "
+            "Hãy tải lại trang rồi gửi lại. (The form's CSRF token is missing or invalid.)")
+MSG_LOGIN = "Vui lòng đăng nhập để dùng chức năng này."
+MSG_ROLE = "Tài khoản của bạn không có quyền dùng chức năng này."
+
+
+def current_principal() -> auth.Principal | None:
+    """The signed-in staff member of this request, re-read from the store (None if anonymous).
+
+    Re-reading means a disabled account or a changed scope takes effect at the next click.
+    """
+    if "principal" not in g:
+        g.principal = None
+        username = session.get("user")
+        if username:
+            user = get_store().get_user(username)
+            if user is not None and user["active"]:
+                g.principal = auth.Principal(user["username"], user["role"], tuple(user["agencies"]))
+            else:  # the account was removed or disabled
+                session.pop("user", None)
+    return g.principal
+
+
+def sign_in(principal: auth.Principal) -> None:
+    """Start a fresh session for `principal` (the old one is dropped: no session fixation)."""
+    session.clear()
+    session["user"] = principal.username
+    g.principal = principal
+
+
+def sign_out() -> None:
+    """End the session."""
+    session.clear()
+    g.principal = None
+
+
+def may_edit(principal: auth.Principal | None, agencies: Iterable[str]) -> bool:
+    """True when `principal` may change procedures belonging to all of `agencies`."""
+    if principal is None or principal.role not in EDIT_ROLES:
+        return False
+    return auth.can_edit(principal, [a for a in agencies if a])
+
+
+def is_editor(principal: auth.Principal | None) -> bool:
+    """True for staff who can register or import procedures (some agency at least)."""
+    return principal is not None and principal.role in EDIT_ROLES
+
+
+def is_admin(principal: auth.Principal | None) -> bool:
+    """True for administrators (all agencies; may start probe sweeps)."""
+    return principal is not None and principal.role == "admin"
+
+
+def procedure_agencies(rec: dict[str, Any]) -> list[str]:
+    """Every agency a procedure belongs to (primary first)."""
+    return [a for a in dict.fromkeys([rec.get("agency") or "", *(rec.get("agencies") or [])]) if a]
+
+
+def login_required(view: F) -> F:
+    """Redirect anonymous visitors to the login page, then back."""
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if current_principal() is None:
+            from flask import flash, redirect, url_for
+            flash(MSG_LOGIN, "info")
+            return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+    return wrapper  # type: ignore[return-value]
+
+
+def role_required(check: Callable[[auth.Principal | None], bool]) -> Callable[[F], F]:
+    """Signed-in staff only, and then only those `check` accepts (else 403)."""
+    def decorate(view: F) -> F:
+        @login_required
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not check(current_principal()):
+                abort(403, description=MSG_ROLE)
+            return view(*args, **kwargs)
+        return wrapper  # type: ignore[return-value]
+    return decorate
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` if it is a path on this site (never another host: no open redirect)."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def check_csrf() -> None:
+    """Refuse (400) any state-changing request whose form lacks a valid CSRF token."""
+    if request.method not in UNSAFE_METHODS:
+        return
+    token = request.form.get("csrf_token") or request.headers.get("X-CSRFToken")
+    try:
+        validate_csrf(token)
+    except CSRFValidationError:
+        abort(400, description=MSG_CSRF)
+
+
+def csrf_token() -> str:
+    """The CSRF token of this session (rendered in a hidden field of every form)."""
+    return generate_csrf()
