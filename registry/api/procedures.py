@@ -1,0 +1,244 @@
+"""/api/v1/procedures: list, get, create, update (If-Match), retire (soft delete)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import url_for
+
+from .. import schemas as core
+from ..context import get_store, settings
+from ..store import VN_TZ, DuplicateCode, NotFound, Store, VersionConflict
+from .blueprint import ApiBlueprint, consumes
+from .conditional import (
+    ETAG_HEADER,
+    IF_MATCH_PARAM,
+    IF_NONE_MATCH_PARAM,
+    expected_version,
+    not_modified,
+    not_modified_response,
+    precondition_failed,
+    version_etag,
+)
+from .errors import ApiProblem
+from .paging import page_envelope
+from .schemas import (
+    ProcedureCreate,
+    ProcedureListArgs,
+    ProcedurePage,
+    ProcedurePatch,
+    ProcedurePut,
+    ProcedureSchema,
+)
+from .security import agencies_of, check_scope, current_principal, require
+
+blp = ApiBlueprint(
+    "procedures",
+    __name__,
+    url_prefix="/procedures",
+    description="The registry: procedures, their levels, integration and payment flags.",
+)
+
+try:  # the probe engine's one definition of a verdict's view and staleness
+    from ..evidence import evidence_view
+except ModuleNotFoundError:  # pragma: no cover - without the probe engine there is no evidence
+    evidence_view = None
+
+SOURCE = "api"
+_NO_EVIDENCE = {"verdict": None, "checked_at": None, "stale": False}
+_CODE_PARAM = [
+    {
+        "in": "path",
+        "name": "code",
+        "required": True,
+        "description": "Procedure code, e.g. 1.001193",
+        "schema": {"type": "string"},
+    }
+]
+_WRITE_DOC = {
+    "parameters": [IF_MATCH_PARAM],
+    "responses": {404: "NOT_FOUND", 412: "PRECONDITION_FAILED", 428: "PRECONDITION_REQUIRED"},
+}
+
+
+def _evidence(store: Store, codes: list[str]) -> dict[str, dict[str, Any]]:
+    """Latest stored verdicts per code (only codes that have some)."""
+    if len(codes) <= 100:
+        return {c: store.verdicts_for(c) for c in codes}
+    wanted = set(codes)
+    return {c: v for c, v in store.latest_verdicts().items() if c in wanted}
+
+
+def present(store: Store, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Procedures with their `linkage` and `payment` evidence attached (nulls until probed)."""
+    if evidence_view is None or not hasattr(store, "verdicts_for"):
+        return [
+            {**r, "linkage": dict(_NO_EVIDENCE), "payment": dict(_NO_EVIDENCE)} for r in records
+        ]
+    evidence = _evidence(store, [r["code"] for r in records])
+    cfg, now = settings(), datetime.now(VN_TZ)
+    return [{**r, **evidence_view(evidence.get(r["code"], {}), cfg, now)} for r in records]
+
+
+def _load(store: Store, code: str) -> dict[str, Any]:
+    try:
+        return store.get_procedure(code)
+    except NotFound:
+        raise ApiProblem(
+            404, f"There is no procedure with code {code}.", slug="not-found"
+        ) from None
+
+
+def _written(
+    store: Store, rec: dict[str, Any], status: int = 200
+) -> tuple[dict[str, Any], int, dict[str, str]]:
+    return present(store, [rec])[0], status, {"ETag": version_etag(rec["version"])}
+
+
+def _update(
+    code: str, changes: dict[str, Any], action: str
+) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Scope check on the stored and the new agencies, then the versioned write."""
+    store = get_store()
+    stored = _load(store, code)
+    new = core.with_defaults({**{k: stored[k] for k in core.DEFAULTS}, **changes})
+    check_scope(agencies_of(stored), agencies_of(new))
+    version = expected_version(lambda: stored["version"])
+    try:
+        if action == "retire":
+            rec = store.retire_procedure(
+                code, expected_version=version, actor=current_principal().username, source=SOURCE
+            )
+        else:
+            rec = store.update_procedure(
+                code,
+                changes,
+                expected_version=version,
+                actor=current_principal().username,
+                source=SOURCE,
+            )
+    except VersionConflict as exc:
+        raise precondition_failed(exc.current_version) from None
+    except NotFound:
+        raise ApiProblem(
+            404, f"There is no procedure with code {code}.", slug="not-found"
+        ) from None
+    return _written(store, rec)
+
+
+@blp.route("", methods=["GET"])
+@blp.arguments(ProcedureListArgs, location="query")
+@blp.response(200, ProcedurePage)
+def list_procedures(args: dict[str, Any]) -> dict[str, Any]:
+    """List procedures: filters, diacritic-insensitive search, sorting, pages."""
+    store = get_store()
+    filters = {
+        k: args.get(k)
+        for k in ("level", "agency", "field", "integrated", "payment_channel", "sso", "has_fee")
+    }
+    status = args["status"]
+    filters["status"] = None if status == "all" else status
+    page, per_page = args["page"], args["per_page"]
+    rows, total = store.list_procedures(
+        q=args.get("q"),
+        filters=filters,
+        sort=args.get("sort"),
+        limit=per_page,
+        offset=(page - 1) * per_page,
+        include_retired=status == "all",
+    )
+    return page_envelope(present(store, rows), total, page, per_page)
+
+
+@blp.route("", methods=["POST"])
+@blp.response(
+    201,
+    ProcedureSchema,
+    headers={
+        **ETAG_HEADER,
+        "Location": {"description": "URL of the new procedure", "schema": {"type": "string"}},
+    },
+)
+@blp.alt_response(409, response="CONFLICT")
+@require("editor", "admin")
+@consumes("json")
+@blp.arguments(ProcedureCreate)
+def create_procedure(data: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Register a new procedure (editors: only of their agencies)."""
+    check_scope(agencies_of(core.with_defaults(dict(data))))
+    store = get_store()
+    try:
+        rec = store.create_procedure(data, actor=current_principal().username, source=SOURCE)
+    except DuplicateCode:
+        raise ApiProblem(
+            409,
+            f"A procedure with code {data['code']} already exists; update it with PATCH instead.",
+            slug="duplicate-code",
+        ) from None
+    body, status, headers = _written(store, rec, 201)
+    headers["Location"] = url_for(".get_procedure", code=rec["code"])
+    return body, status, headers
+
+
+@blp.route("/<code>", methods=["GET"], parameters=_CODE_PARAM)
+@blp.response(200, ProcedureSchema, headers=ETAG_HEADER)
+@blp.alt_response(304, description="Not modified (If-None-Match names the current version)")
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.doc(parameters=[IF_NONE_MATCH_PARAM])
+def get_procedure(code: str) -> Any:
+    """One procedure (retired ones too); its ETag is its version."""
+    store = get_store()
+    rec = _load(store, code)
+    etag = version_etag(rec["version"])
+    if not_modified(etag):
+        return not_modified_response(etag)
+    return present(store, [rec])[0], 200, {"ETag": etag}
+
+
+@blp.route("/<code>", methods=["PATCH"], parameters=_CODE_PARAM)
+@blp.response(200, ProcedureSchema, headers=ETAG_HEADER)
+@blp.doc(**_WRITE_DOC)
+@require("editor", "admin")
+@consumes("json")
+@blp.arguments(ProcedurePatch)
+def patch_procedure(changes: dict[str, Any], code: str) -> Any:
+    """Change some fields; needs `If-Match` with the version you read."""
+    return _update(code, changes, "update")
+
+
+@blp.route("/<code>", methods=["PUT"], parameters=_CODE_PARAM)
+@blp.response(200, ProcedureSchema, headers=ETAG_HEADER)
+@blp.doc(**_WRITE_DOC)
+@require("editor", "admin")
+@consumes("json")
+@blp.arguments(ProcedurePut)
+def put_procedure(data: dict[str, Any], code: str) -> Any:
+    """Replace every editable field (absent ones take defaults); needs `If-Match`."""
+    given = data.pop("code", code)
+    if given != code:
+        raise ApiProblem(
+            422,
+            f"The body's code {given} is not the path's {code}; a code cannot change.",
+            slug="validation-failed",
+            errors={"code": ["must equal the code in the path"]},
+        )
+    return _update(code, {**core.DEFAULTS, **data}, "update")
+
+
+@blp.route("/<code>", methods=["DELETE"], parameters=_CODE_PARAM)
+@blp.response(200, ProcedureSchema, headers=ETAG_HEADER, description="The retired procedure")
+@blp.doc(**_WRITE_DOC)
+@require("editor", "admin")
+def delete_procedure(code: str) -> Any:
+    """Retire (soft delete: kept with its history, leaves coverage); needs `If-Match`."""
+    return _update(code, {"status": "retired"}, "retire")
+
+
+@blp.route("/<code>/retire", methods=["POST"], parameters=_CODE_PARAM)
+@blp.response(200, ProcedureSchema, headers=ETAG_HEADER, description="The retired procedure")
+@blp.doc(**_WRITE_DOC)
+@require("editor", "admin")
+def retire_procedure(code: str) -> Any:
+    """Retire the procedure (same as DELETE); needs `If-Match`."""
+    return _update(code, {"status": "retired"}, "retire")

@@ -1,0 +1,168 @@
+"""Users, roles and API tokens: password hashing, token issue/check, and the agency scope rule.
+
+Passwords are hashed with werkzeug's scrypt; tokens are `secrets.token_urlsafe` strings shown
+once and stored only as their SHA-256 (a token is high-entropy, so a fast hash is enough and
+lets us find it by equality). The dashboard uses `authenticate`, `principal_for_token` and
+`can_edit` too, so their names and signatures are part of the product's internal interface.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Iterable
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .store import VN_TZ, Store, now_iso
+from .text import clean
+
+ROLES = ("viewer", "editor", "admin")
+TOKEN_PREFIX = "tthc_"
+DEFAULT_TOKEN_DAYS = 90
+# A fixed hash to compare against when the user does not exist, so that a wrong user name
+# takes as long as a wrong password (no user enumeration by timing).
+_DUMMY_HASH = generate_password_hash("not-a-password")
+
+
+class AuthError(ValueError):
+    """A user or token request that cannot be honoured (bad role, missing scope...)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a user name, a role and, for editors, the agencies they may change."""
+
+    username: str
+    role: str
+    agencies: tuple[str, ...] = field(default=())
+    token_id: int | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The principal as the API shows it."""
+        return {"username": self.username, "role": self.role, "agencies": list(self.agencies)}
+
+
+def hash_password(password: str) -> str:
+    """A salted scrypt hash of `password` (werkzeug's format, algorithm named in the string)."""
+    return generate_password_hash(password, method="scrypt")
+
+
+def hash_token(token: str) -> str:
+    """The SHA-256 hex digest under which a token is stored."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    """A fresh random token: the `tthc_` prefix (so leaks are easy to grep) + 256 random bits."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def _agencies(agencies: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(a for a in (clean(x) for x in agencies) if a))
+
+
+def add_user(
+    store: Store,
+    username: str,
+    password: str,
+    role: str,
+    agencies: Iterable[str] = (),
+    *,
+    actor: str,
+    source: str = "cli",
+) -> dict[str, Any]:
+    """Create a user after checking role, scope and password; the password is stored hashed."""
+    username = clean(username)
+    scope = _agencies(agencies)
+    if not username:
+        raise AuthError("the user name must not be empty")
+    if role not in ROLES:
+        raise AuthError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if role == "editor" and not scope:
+        raise AuthError("an editor needs at least one agency (--agency NAME)")
+    if role != "editor" and scope:
+        raise AuthError(f"only editors are scoped to agencies; a {role} sees all of them")
+    if len(password) < 8:
+        raise AuthError("the password must have at least 8 characters")
+    return store.create_user(
+        username=username,
+        password_hash=hash_password(password),
+        role=role,
+        agencies=scope,
+        actor=actor,
+        source=source,
+    )
+
+
+def issue_token(
+    store: Store,
+    username: str,
+    *,
+    name: str = "",
+    expires_days: float = DEFAULT_TOKEN_DAYS,
+    actor: str,
+    source: str = "cli",
+) -> tuple[str, dict[str, Any]]:
+    """Create a token for `username`; returns (the token itself, shown only now, and its record)."""
+    if expires_days <= 0:
+        raise AuthError("a token must expire: give a positive number of days")
+    token = new_token()
+    expires_at = (datetime.now(VN_TZ) + timedelta(days=expires_days)).isoformat(timespec="seconds")
+    record = store.create_token(
+        username=clean(username),
+        token_hash=hash_token(token),
+        prefix=token[: len(TOKEN_PREFIX) + 6],
+        name=clean(name),
+        expires_at=expires_at,
+        actor=actor,
+        source=source,
+    )
+    return token, record
+
+
+def authenticate(store: Store, username: str, password: str) -> Principal | None:
+    """The principal for a user name and password, or None (unknown, inactive, wrong password)."""
+    user = store.get_user(clean(username or ""))
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password or "")
+        return None
+    if not check_password_hash(user["password_hash"], password or "") or not user["active"]:
+        return None
+    return Principal(user["username"], user["role"], tuple(user["agencies"]))
+
+
+def principal_for_token(store: Store, token: str, *, touch: bool = True) -> Principal | None:
+    """The principal a bearer token stands for, or None if unknown, expired, revoked or inactive.
+
+    A valid use is recorded as the token's `last_used_at` (unless `touch` is false).
+    """
+    if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    rec = store.token_by_hash(hash_token(token))
+    if rec is None or rec["revoked_at"] or not rec["active"]:
+        return None
+    if datetime.fromisoformat(rec["expires_at"]) <= datetime.now(VN_TZ):
+        return None
+    if touch:
+        store.touch_token(rec["id"], now_iso())
+    return Principal(rec["username"], rec["role"], tuple(rec["agencies"]), rec["id"])
+
+
+def can_edit(principal: Principal | None, agencies: Iterable[str]) -> bool:
+    """May `principal` change a procedure of these agencies? Admins: always; editors: only
+    when every one of them is in their scope (and there is at least one); viewers: never."""
+    if principal is None:
+        return False
+    if principal.role == "admin":
+        return True
+    if principal.role != "editor":
+        return False
+    wanted = {a for a in agencies if a}
+    return bool(wanted) and wanted <= set(principal.agencies)
