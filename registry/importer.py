@@ -211,7 +211,7 @@ def parse(data: bytes, filename: str = "", fmt: str | None = None) -> ParsedFile
         if not isinstance(raw, dict):
             parsed.errors.append(RowError(line, "_row", "each row must be a JSON object"))
             continue
-        code = clean(str(raw.get("code", ""))) or None
+        code = clean(str(raw.get("code", ""))).encode("utf-8", "replace").decode("utf-8") or None
         try:
             row = schema.load(raw)
         except ValidationError as exc:

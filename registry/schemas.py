@@ -21,20 +21,29 @@ def online_mode(service_level: int) -> str:
     return ONLINE_MODES.get(service_level, "none")
 
 
+def _encodable(value: str) -> str:
+    """Refuse text SQLite cannot store (lone surrogates such as a JSON "\\ud800")."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("contains characters that are not valid Unicode text") from None
+    return value
+
+
 class Text(fields.String):
     """A string that is NFC-normalised, trimmed and has inner whitespace runs collapsed."""
 
     def _deserialize(self, value: Any, attr, data, **kwargs) -> str:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)
-        return clean(super()._deserialize(value, attr, data, **kwargs))
+        return clean(_encodable(super()._deserialize(value, attr, data, **kwargs)))
 
 
 class Code(fields.String):
     """A procedure code: trimmed, then `^\\d\\.\\d{6}(\\.[0-9A-Z]+)?$`."""
 
     def _deserialize(self, value: Any, attr, data, **kwargs) -> str:
-        code = clean(super()._deserialize(value, attr, data, **kwargs))
+        code = clean(_encodable(super()._deserialize(value, attr, data, **kwargs)))
         if not CODE_RE.match(code):
             raise ValidationError(
                 f"'{code}' is not a procedure code (expected like 1.000771, 2.002195.H26)")
@@ -49,7 +58,7 @@ class TextList(fields.List):
 
     def _deserialize(self, value: Any, attr, data, **kwargs) -> list[str]:
         if isinstance(value, str):
-            return clean_multiline(value)
+            return clean_multiline(_encodable(value))
         items = super()._deserialize(value, attr, data, **kwargs)
         return [i for i in items if i]
 

@@ -137,6 +137,8 @@ def test_json_and_jsonl(tmp_path, runner, store, body, fmt):
     (b'{"code": "1.000001", "name": "A"}\nnot json\n', "_row"),
     (b'{"code": "1.000001", "name": "A", "colour": "red"}\n', "colour"),
     (b'{"code": "1.000001"}\n', "name"),
+    (b'{"code": "1.000001", "name": "A\\ud800"}\n', "name"),
+    (b'{"code": "1.00000\\ud800", "name": "A"}\n', "code"),
 ])
 def test_bad_jsonl_rows_are_reported(tmp_path, runner, store, body, field):
     path = tmp_path / "p.jsonl"
