@@ -261,3 +261,70 @@ class ProbesMixin:
         cols = ("id", "channel", "received_at", "reason", "payload")
         cur = self.db.execute(f"SELECT {', '.join(cols)} FROM callback_rejections ORDER BY id DESC")
         return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    # -- added for the probe engine (registry.probing) -------------------------
+    def mark_stale(self, pairs: Iterable[tuple[str, str]], since: str) -> int:
+        """Mark the verdicts of these (code, dimension) pairs stale: a sweep could not re-check them."""
+        pairs = list(pairs)
+        with write_transaction(self.db):
+            cur = self.db.conn.executemany(
+                "UPDATE verdicts SET stale = 1, stale_since = coalesce(stale_since, ?) "
+                "WHERE code = ? AND dimension = ? AND verdict != 'unknown'",
+                [(since, code, dimension) for code, dimension in pairs])
+            return cur.rowcount
+
+    def confirm_payment(self, *, channel: str, reference: str, code: str | None, amount: str | None,
+                        transaction_no: str | None, status: str, payload: Mapping[str, Any],
+                        actor: str, source: str, attempt: Mapping[str, Any] | None = None) -> bool:
+        """Keep a verified payment callback, audited, with its probe-style attempt, in one transaction.
+
+        False (and nothing written) when this channel + reference is already known: a callback
+        delivered twice changes nothing.
+        """
+        with write_transaction(self.db):
+            new = self.record_payment(channel=channel, reference=reference, code=code, amount=amount,
+                                      transaction_no=transaction_no, status=status, payload=payload)
+            if not new:
+                return False
+            self.audit_many([(actor, source, "payment.confirmed", "payment", f"{channel}:{reference}", None,
+                              {"channel": channel, "reference": reference, "code": code, "amount": amount,
+                               "transaction_no": transaction_no, "status": status})])
+            if attempt is not None:
+                self.record_attempts([attempt])
+        return True
+
+    def reject_callback(self, *, channel: str, reason: str, payload: Any, reference: str,
+                        actor: str, source: str) -> None:
+        """Keep a refused (forged or malformed) callback and audit the refusal, in one transaction."""
+        with write_transaction(self.db):
+            self.record_callback_rejection(channel=channel, reason=reason, payload=payload)
+            self.audit_many([(actor, source, "payment.callback_rejected", "payment",
+                              f"{channel}:{reference}", None, {"reason": reason})])
+
+    def run_counts(self, run_id: int) -> dict[str, int]:
+        """Verdict counts of one run's stored attempts ("linkage.integrated": n, ...), with
+        "linkage.level_mismatch" for integrated procedures found at another level."""
+        counts: dict[str, int] = {}
+        for dimension, verdict, n in self.db.execute(
+                "SELECT dimension, verdict, count(*) FROM probe_attempts WHERE run_id = ? GROUP BY 1, 2",
+                [run_id]).fetchall():
+            counts[f"{dimension}.{verdict}"] = n
+        mismatched = self.db.execute(
+            "SELECT count(*) FROM probe_attempts WHERE run_id = ? AND dimension = 'linkage' "
+            "AND json_extract(details, '$.level_mismatch') = 1", [run_id]).fetchone()[0]
+        if mismatched:
+            counts["linkage.level_mismatch"] = mismatched
+        return counts
+
+    def count_runs(self) -> int:
+        """How many probe runs exist."""
+        return self.db.execute("SELECT count(*) FROM probe_runs").fetchone()[0]
+
+    def count_probe_history(self, code: str, *, dimension: str | None = None) -> int:
+        """How many attempts one procedure has (of one dimension, if given)."""
+        where, params = ["code = ?"], [code]
+        if dimension:
+            where.append("dimension = ?")
+            params.append(dimension)
+        return self.db.execute(f"SELECT count(*) FROM probe_attempts WHERE {' AND '.join(where)}",
+                               params).fetchone()[0]

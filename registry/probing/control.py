@@ -1,0 +1,171 @@
+"""Starting sweeps: now (CLI, `tthc up`), in a background thread (API, dashboard), on a schedule.
+
+One sweep at a time per database: the store refuses a second running run (`SweepBusy`), so
+the rule holds across processes (gunicorn workers, the CLI, the scheduler of `tthc up`).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Mapping, Sequence
+
+from flask import Flask
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
+
+from connectors import Verdict
+
+from ..store import Store, SweepBusy, open_store
+from .config import portal_config, sweep_options
+from .plan import (Item, check_selection, dimensions_of, plan_items, selected_codes, selection_doc)
+from .runner import ProgressSink, execute, log_progress
+
+log = logging.getLogger("tthc.probing")
+
+_background: dict[int, threading.Thread] = {}
+
+
+class NothingToResume(LookupError):
+    """`--resume` was asked but no interrupted run exists."""
+
+
+def _settings(app: Flask) -> Mapping[str, Any]:
+    return app.config["TTHC"]
+
+
+def _open(cfg: Mapping[str, Any]) -> Store:
+    # Each sweep (and each thread) has its own SQLite connection.
+    return open_store(cfg["DATABASE"], cfg["BUSY_TIMEOUT_MS"], migrate=False)
+
+
+def _procedures(store: Store, codes: Sequence[str] | None, *, strict: bool) -> list[dict[str, Any]]:
+    if codes is None:
+        return store.all_procedures()
+    found = store.procedures_by_code(codes)
+    if strict:
+        return list(check_selection(codes, found))
+    return [p for p in found if p["status"] == "active"]  # a resumed run skips what was retired since
+
+
+def prepare(store: Store, cfg: Mapping[str, Any], *, kind: str = "all", codes: Sequence[str] | None = None,
+            actor: str = "system", resume: bool | int = False) -> tuple[dict[str, Any], list[Item], int]:
+    """Open the run (new, or the interrupted one to resume) and list what it must probe.
+
+    Returns (run, items left, items already finished). Raises ProbeConfigError, SelectionError,
+    NothingToResume or SweepBusy before anything is probed.
+    """
+    portal_config(cfg)  # a sweep that cannot reach a portal is refused before it is opened
+    options = sweep_options(cfg)
+    if resume:
+        run = (store.last_interrupted_run(options.lease_seconds) if resume is True
+               else store.get_run(int(resume)))
+        if run is None:
+            raise NothingToResume("no interrupted sweep to resume")
+        run = store.resume_run(run["id"], lease_seconds=options.lease_seconds)
+        finished = store.finished_items(run["id"])
+        procedures = _procedures(store, selected_codes(run["selection"]), strict=False)
+        return run, plan_items(procedures, run["kind"], finished), len(finished)
+    dimensions_of(kind)
+    codes = None if codes is None else list(dict.fromkeys(codes))
+    items = plan_items(_procedures(store, codes, strict=True), kind)
+    run = store.start_run(kind=kind, selection=selection_doc(codes), total=len(items), actor=actor,
+                          lease_seconds=options.lease_seconds)
+    return run, items, 0
+
+
+class _RichProgress:
+    """A progress bar on stderr: items done, elapsed, remaining, and the unknowns so far."""
+
+    def __init__(self, total: int, done: int) -> None:
+        self.bar = Progress(TextColumn("[bold]probing[/]"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.fields[note]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                            console=Console(stderr=True), transient=False)
+        self.task = self.bar.add_task("probe", total=total, completed=done, note="")
+
+    def advance(self, item: Item, verdict: Verdict, counts: Mapping[str, int]) -> None:
+        unknown = sum(v for k, v in counts.items() if k.endswith(".unknown"))
+        self.bar.update(self.task, advance=1, note=f"unknown {unknown}" if unknown else "")
+
+    def __enter__(self) -> "_RichProgress":
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bar.stop()
+
+
+def sweep_now(app: Flask, kind: str = "all", actor: str = "cli", progress: bool = False, *,
+              codes: Sequence[str] | None = None, resume: bool | int = False,
+              stop: threading.Event | None = None) -> dict[str, Any]:
+    """Run a sweep in this thread until it ends; returns the finished run (see store.get_run)."""
+    cfg = _settings(app)
+    with _open(cfg) as store:
+        run, items, done = prepare(store, cfg, kind=kind, codes=codes, actor=actor, resume=resume)
+        options = sweep_options(cfg)
+        if not progress:
+            return execute(store, cfg, options, run, items, done=done, stop=stop)
+        with _RichProgress(total=done + len(items), done=done) as bar:
+            return execute(store, cfg, options, run, items, done=done, progress=bar, stop=stop)
+
+
+def _run_in_background(cfg: Mapping[str, Any], run: dict[str, Any], items: list[Item], done: int,
+                       sink: ProgressSink | None) -> None:
+    try:
+        with _open(cfg) as store:
+            execute(store, cfg, sweep_options(cfg), run, items, done=done, progress=sink)
+    except Exception:  # execute() has marked the run failed and logged why
+        pass
+    finally:
+        _background.pop(run["id"], None)
+
+
+def start_sweep_in_background(app: Flask, kind: str = "all", actor: str = "api", *,
+                              codes: Sequence[str] | None = None,
+                              resume: bool | int = False) -> dict[str, Any]:
+    """Open a run now (SweepBusy if one is running) and probe in a daemon thread; returns the run."""
+    cfg = _settings(app)
+    with _open(cfg) as store:
+        run, items, done = prepare(store, cfg, kind=kind, codes=codes, actor=actor, resume=resume)
+    thread = threading.Thread(target=_run_in_background, args=(cfg, run, items, done, log_progress()),
+                              name=f"tthc-sweep-{run['id']}", daemon=True)
+    _background[run["id"]] = thread
+    thread.start()
+    return run
+
+
+# The dashboard knows the background sweep by this shorter name.
+start_sweep = start_sweep_in_background
+
+
+def wait_background(run_id: int, timeout: float) -> bool:
+    """Wait (bounded) for a background sweep of this process to end; True if it has."""
+    thread = _background.get(run_id)
+    if thread is not None:
+        thread.join(timeout)
+        return not thread.is_alive()
+    return True
+
+
+def start_scheduler(app: Flask, minutes: float, stop: threading.Event) -> threading.Thread | None:
+    """Sweep every `minutes` in a daemon thread until `stop` is set (None when minutes <= 0).
+
+    The first sweep comes one interval after the start (`tthc up` has just made one). A tick
+    while another sweep runs is skipped, never queued.
+    """
+    if minutes <= 0:
+        return None
+
+    def loop() -> None:
+        while not stop.wait(minutes * 60):
+            try:
+                run = sweep_now(app, kind="all", actor="scheduler", stop=stop)
+                log.info("scheduled sweep %s: %s", run["id"], run["status"])
+            except SweepBusy as exc:
+                log.info("scheduled sweep skipped: %s", exc)
+            except Exception:  # keep the schedule alive; the run (if any) records the failure
+                log.exception("scheduled sweep failed")
+
+    thread = threading.Thread(target=loop, name="tthc-sweep-scheduler", daemon=True)
+    thread.start()
+    return thread
