@@ -142,7 +142,9 @@ def test_keyboard_only_skip_link_and_login(page, server):
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"
     page.goto(server + "/login")
-    page.keyboard.type(EDITOR.username)  # the user name field has the focus on arrival
+    # The user name field takes the focus on arrival (autofocus); wait for it before typing.
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'username'")
+    page.keyboard.type(EDITOR.username)
     page.keyboard.press("Tab")
     page.keyboard.type(EDITOR.password)
     page.keyboard.press("Enter")
