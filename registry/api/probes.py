@@ -16,7 +16,7 @@ from .. import probing
 from ..context import get_store, settings
 from ..evidence import evidence_view
 from ..store import NotFound, StoreError, SweepBusy, VN_TZ
-from .blueprint import ApiBlueprint, consumes
+from .blueprint import ApiBlueprint, consumes, has_lone_surrogate
 from .errors import ApiProblem
 from .paging import page_envelope
 from .schemas import CODE_PATTERN, Links, Open, PageArgs
@@ -288,6 +288,14 @@ def get_discrepancies(args: dict[str, Any]) -> Any:
 
 
 # -- payment callbacks -------------------------------------------------------------
+def _callback_body() -> Any:
+    """The JSON body, or the raw text when it is no valid Unicode (kept as evidence, refused)."""
+    body = request.get_json(silent=True)
+    if has_lone_surrogate(body):
+        return request.get_data(as_text=True)
+    return body
+
+
 def _contract_reply(reply: dict[str, Any]) -> Response:
     resp = jsonify(reply)
     resp.status_code = 200
@@ -300,7 +308,7 @@ def _contract_reply(reply: dict[str, Any]) -> Response:
 @blp.response(200, ConfirmReply)
 def dvcqg_confirm() -> Response:
     """CONFIRM from the DVCQG Payment Platform: verified, kept once, answered "00" or "99"."""
-    reply = probing.handle_dvcqg_confirm(get_store(), settings(), request.get_json(silent=True))
+    reply = probing.handle_dvcqg_confirm(get_store(), settings(), _callback_body())
     return _contract_reply(reply)
 
 
@@ -310,5 +318,5 @@ def dvcqg_confirm() -> Response:
 @blp.response(200, IpnReply)
 def paygov_ipn() -> Response:
     """IPN from PayGov: verified, kept once, answered SUCCESSFUL / FAILED / SIGNATURE_WRONG."""
-    reply = probing.handle_paygov_ipn(get_store(), settings(), request.get_json(silent=True))
+    reply = probing.handle_paygov_ipn(get_store(), settings(), _callback_body())
     return _contract_reply(reply)

@@ -251,10 +251,12 @@ class ProbesMixin:
 
     def record_callback_rejection(self, *, channel: str, reason: str, payload: Any) -> None:
         """Keep a refused (forged or malformed) callback for the audit."""
+        # A forged body may hold anything, lone surrogates included: keep it escaped (ASCII).
+        reason = reason.encode("utf-8", "backslashreplace").decode("utf-8")
         with write_transaction(self.db):
             self.db.execute("INSERT INTO callback_rejections (channel, received_at, reason, payload) "
                             "VALUES (?, ?, ?, ?)", [channel, now_iso(), reason,
-                                                    json.dumps(payload, ensure_ascii=False, default=str)])
+                                                    json.dumps(payload, ensure_ascii=True, default=str)])
 
     def list_callback_rejections(self) -> list[dict[str, Any]]:
         """Refused callbacks, newest first."""
