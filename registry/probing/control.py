@@ -1,4 +1,4 @@
-"""Starting sweeps: now (CLI, `tthc up`), in a background thread (API, dashboard), on a schedule.
+"""Starting sweeps: now (CLI, `tthc up`), in a background process (API, dashboard), on a schedule.
 
 One sweep at a time per database: the store refuses a second running run (`SweepBusy`), so
 the rule holds across processes (gunicorn workers, the CLI, the scheduler of `tthc up`).
@@ -6,6 +6,9 @@ the rule holds across processes (gunicorn workers, the CLI, the scheduler of `tt
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import threading
 from typing import Any, Mapping, Sequence
 
@@ -23,7 +26,7 @@ from .runner import ProgressSink, execute, log_progress
 
 log = logging.getLogger("tthc.probing")
 
-_background: dict[int, threading.Thread] = {}
+_background: dict[int, subprocess.Popen] = {}
 
 
 class NothingToResume(LookupError):
@@ -109,28 +112,35 @@ def sweep_now(app: Flask, kind: str = "all", actor: str = "cli", progress: bool 
             return execute(store, cfg, options, run, items, done=done, progress=bar, stop=stop)
 
 
-def _run_in_background(cfg: Mapping[str, Any], run: dict[str, Any], items: list[Item], done: int,
-                       sink: ProgressSink | None) -> None:
-    try:
-        with _open(cfg) as store:
-            execute(store, cfg, sweep_options(cfg), run, items, done=done, progress=sink)
-    except Exception:  # execute() has marked the run failed and logged why
-        pass
-    finally:
-        _background.pop(run["id"], None)
+def continue_run(cfg: Mapping[str, Any], run_id: int) -> dict[str, Any]:
+    """Probe what a run opened by `prepare` (status running) has left; used by the worker process."""
+    with _open(cfg) as store:
+        run = store.get_run(run_id)
+        if run["status"] != "running":
+            return run
+        finished = store.finished_items(run_id)
+        procedures = _procedures(store, selected_codes(run["selection"]), strict=False)
+        items = plan_items(procedures, run["kind"], finished)
+        return execute(store, cfg, sweep_options(cfg), run, items, done=len(finished), progress=log_progress())
 
 
 def start_sweep_in_background(app: Flask, kind: str = "all", actor: str = "api", *,
                               codes: Sequence[str] | None = None,
                               resume: bool | int = False) -> dict[str, Any]:
-    """Open a run now (SweepBusy if one is running) and probe in a daemon thread; returns the run."""
+    """Open a run now (SweepBusy if one is running) and probe it in a worker process; returns the run.
+
+    A process, not a thread: a sweep keeps a CPU busy for seconds, and in a web worker it would
+    starve that worker's request threads of the GIL. The run's heartbeat lease covers the hand-over.
+    """
     cfg = _settings(app)
     with _open(cfg) as store:
-        run, items, done = prepare(store, cfg, kind=kind, codes=codes, actor=actor, resume=resume)
-    thread = threading.Thread(target=_run_in_background, args=(cfg, run, items, done, log_progress()),
-                              name=f"tthc-sweep-{run['id']}", daemon=True)
-    _background[run["id"]] = thread
-    thread.start()
+        run, _items, _done = prepare(store, cfg, kind=kind, codes=codes, actor=actor, resume=resume)
+    for run_id, proc in list(_background.items()):  # reap finished workers
+        if proc.poll() is not None:
+            _background.pop(run_id, None)
+    env = {**os.environ, **{f"TTHC_{name}": str(value) for name, value in cfg.items()}}
+    _background[run["id"]] = subprocess.Popen([sys.executable, "-m", "registry.probing", str(run["id"])],
+                                              env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     return run
 
 
@@ -139,11 +149,15 @@ start_sweep = start_sweep_in_background
 
 
 def wait_background(run_id: int, timeout: float) -> bool:
-    """Wait (bounded) for a background sweep of this process to end; True if it has."""
-    thread = _background.get(run_id)
-    if thread is not None:
-        thread.join(timeout)
-        return not thread.is_alive()
+    """Wait (bounded) for a background sweep started by this process to end; True if it has."""
+    proc = _background.get(run_id)
+    if proc is None:
+        return True
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        return False
+    _background.pop(run_id, None)
     return True
 
 
