@@ -177,6 +177,12 @@ def m005_coverage_index(db: Database) -> None:
                "dvcqg_integrated, payment_channel, sso, code)")
 
 
+@migrations()
+def m006_status_code_index(db: Database) -> None:
+    """Pages of active procedures in code order straight from an index (no sort of every row)."""
+    db.execute("CREATE INDEX idx_procedures_status_code ON procedures(status, code)")
+
+
 def apply(db: Database) -> None:
     """Bring the database up to the newest schema, in place."""
     migrations.apply(db)
