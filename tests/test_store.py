@@ -78,6 +78,22 @@ def test_retire_keeps_history_and_leaves_active_lists(store):
     assert [e["action"] for e in store.history("1.001193")] == ["create", "retire"]
 
 
+def test_a_writer_that_waits_too_long_gets_store_busy(db_path, store):
+    from registry.store import StoreBusy
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    impatient = open_store(db_path, busy_timeout_ms=50)
+    try:
+        with pytest.raises(StoreBusy):
+            impatient.create_procedure({"code": "1.000001", "name": "A"}, actor="t", source="t")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    impatient.create_procedure({"code": "1.000001", "name": "A"}, actor="t", source="t")
+    assert impatient.count_procedures() == 1
+    impatient.close()
+
+
 def test_missing_procedure(store):
     with pytest.raises(NotFound):
         store.get_procedure("9.999999")

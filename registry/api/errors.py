@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from http import HTTPStatus
 from typing import Any, Mapping
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
+
+from ..store import StoreBusy
 
 PROBLEM_MIMETYPE = "application/problem+json"
 API_PREFIX = "/api"
@@ -140,10 +141,8 @@ def handle_http_exception(error: HTTPException) -> Response | HTTPException:
     return _http_problem(error)
 
 
-def handle_database_busy(error: sqlite3.OperationalError) -> Response:
+def handle_database_busy(error: StoreBusy) -> Response:
     """A write that waited longer than the busy timeout: 503 with Retry-After, not a 500."""
-    if "locked" not in str(error) and "busy" not in str(error):
-        raise error
     return problem_response(
         503,
         slug="database-busy",
@@ -155,7 +154,7 @@ def handle_database_busy(error: sqlite3.OperationalError) -> Response:
 def attach(blueprint: Any) -> None:
     """Blueprint-level handlers, so a view's errors are problems whatever else the app registers."""
     blueprint.register_error_handler(HTTPException, _http_problem)
-    blueprint.register_error_handler(sqlite3.OperationalError, handle_database_busy)
+    blueprint.register_error_handler(StoreBusy, handle_database_busy)
 
 
 def init_app(app: Flask) -> None:

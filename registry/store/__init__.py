@@ -8,13 +8,13 @@ from . import migrations
 from .audit import AuditMixin
 from .auth import AuthMixin
 from .db import VN_TZ, connect, now_iso, write_transaction
-from .errors import DuplicateCode, NotFound, StoreError, VersionConflict
+from .errors import DuplicateCode, NotFound, StoreBusy, StoreError, VersionConflict
 from .maintenance import MaintenanceMixin
 from .probes import ProbesMixin, SweepBusy
 from .procedures import ProceduresMixin
 from .targets import TargetsMixin
 
-__all__ = ["Store", "open_store", "StoreError", "NotFound", "DuplicateCode", "VersionConflict",
+__all__ = ["Store", "open_store", "StoreError", "StoreBusy", "NotFound", "DuplicateCode", "VersionConflict",
            "VN_TZ", "now_iso", "SweepBusy"]
 
 

@@ -9,6 +9,8 @@ from typing import Iterator
 
 import sqlite_utils
 
+from .errors import StoreBusy
+
 # Asia/Ho_Chi_Minh has had no daylight saving since 1975: a fixed offset is exact.
 VN_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
 
@@ -40,7 +42,10 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
         with db.atomic():
             yield db
         return
-    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        db.conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:  # the busy timeout ran out waiting for the write lock
+        raise StoreBusy(f"the database is busy: {exc}") from exc
     try:
         yield db
     except BaseException:
@@ -48,4 +53,9 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
             db.conn.execute("ROLLBACK")
         raise
     else:
-        db.conn.execute("COMMIT")
+        try:
+            db.conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if db.conn.in_transaction:
+                db.conn.execute("ROLLBACK")
+            raise StoreBusy(f"the database is busy: {exc}") from exc

@@ -19,3 +19,7 @@ class VersionConflict(StoreError):
     def __init__(self, message: str, current_version: int | None = None) -> None:
         super().__init__(message)
         self.current_version = current_version
+
+
+class StoreBusy(StoreError):
+    """Another writer held the database longer than the busy timeout; retrying later may work."""

@@ -61,13 +61,11 @@ def test_unexpected_errors_are_500_problems_without_internals(api_db, monkeypatc
 
 
 def test_a_locked_database_is_503_with_retry_after(api_db, monkeypatch):
-    import sqlite3
-
     app = create_app({"DATABASE": str(api_db)})
-    from registry.store import Store
+    from registry.store import Store, StoreBusy
 
     def locked(self, *a, **k):
-        raise sqlite3.OperationalError("database is locked")
+        raise StoreBusy("the database is busy: database is locked")
 
     monkeypatch.setattr(Store, "list_targets", locked)
     resp = app.test_client().get("/api/v1/targets")
