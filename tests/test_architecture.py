@@ -1,0 +1,83 @@
+"""The house rules of design.md, checked on the source: imports flow one way."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def imports_of(package: str) -> dict[str, set[str]]:
+    """Absolute top-level module names each file of `package` imports (relative ones resolved)."""
+    out: dict[str, set[str]] = {}
+    for path in sorted((ROOT / package).rglob("*.py")):
+        rel = path.relative_to(ROOT).with_suffix("")
+        parts = list(rel.parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Import):
+                names.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = parts[: len(parts) - node.level + (1 if path.name == "__init__.py" else 0)]
+                    module = ".".join(base + ([node.module] if node.module else []))
+                    names.add(module)
+                    names.update(f"{module}.{a.name}" for a in node.names)
+                else:
+                    names.add(node.module or "")
+        out[str(path.relative_to(ROOT))] = names
+    return out
+
+
+def _hits(names: set[str], forbidden: tuple[str, ...]) -> set[str]:
+    return {n for n in names for f in forbidden if n == f or n.startswith(f + ".")}
+
+
+@pytest.mark.parametrize("package, forbidden", [
+    ("connectors", ("flask", "sqlite3", "sqlite_utils", "registry", "mock_portal")),
+    ("mock_portal", ("registry", "connectors")),
+])
+def test_leaf_packages_stay_leaves(package, forbidden):
+    bad = {f: _hits(n, forbidden) for f, n in imports_of(package).items() if _hits(n, forbidden)}
+    assert bad == {}
+
+
+@pytest.mark.parametrize("shell, others", [
+    ("registry/api", ("registry.dashboard", "registry.cli")),
+    ("registry/dashboard", ("registry.api", "registry.cli")),
+    ("registry/cli", ("registry.api", "registry.dashboard")),
+])
+def test_interface_shells_never_import_each_other(shell, others):
+    bad = {f: _hits(n, others) for f, n in imports_of(shell).items() if _hits(n, others)}
+    assert bad == {}
+
+
+def test_only_the_store_touches_sqlite():
+    bad = {f: _hits(n, ("sqlite3", "sqlite_utils")) for f, n in imports_of("registry").items()
+           if _hits(n, ("sqlite3", "sqlite_utils")) and not f.startswith("registry/store/")}
+    assert bad == {}
+
+
+def test_only_probing_uses_connectors():
+    bad = {f for f, n in imports_of("registry").items()
+           if _hits(n, ("connectors",)) and not f.startswith("registry/probing/")}
+    assert bad == set()
+
+
+def test_coverage_is_pure():
+    names = imports_of("registry")["registry/coverage.py"]
+    third_party_or_ours = {n for n in names if n.split(".")[0] not in {
+        "__future__", "heapq", "json", "math", "collections", "dataclasses", "datetime", "decimal",
+        "fractions", "typing", "zoneinfo"}}
+    assert third_party_or_ours == set()
+
+
+def test_wsgi_holds_only_the_app():
+    tree = ast.parse((ROOT / "wsgi.py").read_text("utf-8"))
+    body = [n for n in tree.body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
+    assert [type(n).__name__ for n in body] == ["ImportFrom", "Assign"]
+    assert ast.unparse(body[1]) == "app = create_app()"
