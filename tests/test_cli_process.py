@@ -59,3 +59,11 @@ def test_mock_portal_command_serves_and_stops_on_sigterm(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
+
+
+def test_a_bad_setting_is_one_clear_line(tmp_path):
+    env = {**_env(tmp_path), "TTHC_PROBE_CONCURRENCY": "many"}
+    out = subprocess.run([TTHC, "coverage"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 1
+    assert out.stderr.strip() == "Error: invalid setting: TTHC_PROBE_CONCURRENCY: Not a valid integer."

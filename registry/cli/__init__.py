@@ -8,7 +8,11 @@ from flask.cli import FlaskGroup
 
 def _create_app() -> Flask:
     from registry import create_app
-    return create_app()
+    from registry.settings import SettingsError
+    try:
+        return create_app()
+    except SettingsError as exc:  # a clear one-line error, not a traceback
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, load_dotenv=False, add_version_option=False)
