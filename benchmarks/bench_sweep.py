@@ -13,8 +13,10 @@ Run: python benchmarks/bench_sweep.py [--latency-ms 50] [--concurrency 1 8 32 64
    is integrated, broken, listed and payable): a different verdict is wrong, `unknown` is
    counted apart (no verdict, never a wrong one).
 
-The rate limit is off (TTHC_PROBE_RATE=0) so that concurrency alone is measured. Prints a
-table and writes benchmarks/results/sweep.json. Starts and stops its own mock_portal.
+The rate limit is off (TTHC_PROBE_RATE=0) so that concurrency alone is measured. Each row also
+gives the CPU seconds the sweep (this process) and the portal used: on a small machine shared
+with other work, the time above the floor is mostly waiting for a core. Prints a table and
+writes benchmarks/results/sweep.json. Starts and stops its own mock_portal.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -80,21 +83,41 @@ def truth(world: dict[str, Any], procedures: dict[str, dict[str, Any]]) -> dict[
     return out
 
 
-def sweep(template: Path, url: str, concurrency: int, codes: list[str] | None, **extra: Any
-          ) -> dict[str, Any]:
+def own_cpu_s() -> float:
+    """CPU seconds (user + system) this process has used."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu_s(pid: int) -> float | None:
+    """CPU seconds another process has used (Linux /proc), None where unreadable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def sweep(template: Path, url: str, concurrency: int, codes: list[str] | None, portal_pid: int,
+          **extra: Any) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
     db = work / "registry.db"
     shutil.copyfile(template, db)
     app = create_app({"DATABASE": str(db), "PORTAL_URL": url, "PROBE_CONCURRENCY": concurrency,
                       "PROBE_RATE": 0.0, "PROBE_BACKOFF": 0.1, "SWEEP_INTERVAL_MINUTES": 0.0, **extra})
+    cpu, portal_cpu = own_cpu_s(), process_cpu_s(portal_pid)
     started = time.perf_counter()
     run = probing.sweep_now(app, kind="all", codes=codes, actor="bench")
     elapsed = time.perf_counter() - started
+    # Where the time goes on a small machine: the sweep's own CPU and the portal's.
+    cpu = own_cpu_s() - cpu
+    portal_end = process_cpu_s(portal_pid)
+    portal_cpu = None if portal_cpu is None or portal_end is None else portal_end - portal_cpu
     with open_store(db) as store:
         attempts = store.run_attempts(run["id"])
     shutil.rmtree(work, ignore_errors=True)
-    return {"run": run, "elapsed_s": elapsed, "attempts": attempts,
-            "calls": sum(len(a["evidence"]) for a in attempts)}
+    return {"run": run, "elapsed_s": elapsed, "attempts": attempts, "client_cpu_s": cpu,
+            "portal_cpu_s": portal_cpu, "calls": sum(len(a["evidence"]) for a in attempts)}
 
 
 def main() -> None:
@@ -122,11 +145,14 @@ def main() -> None:
             for c in args.concurrency:
                 set_faults(url, [latency_rule])
                 subset = sorted(procedures)[:args.subset_at_1] if c == 1 else None
-                r = sweep(template, url, c, subset)
+                r = sweep(template, url, c, subset, proc.pid)
                 floor = r["calls"] * latency / c
                 row = {"concurrency": c, "procedures": len(subset or procedures), "items": r["run"]["done"],
                        "calls": r["calls"], "elapsed_s": round(r["elapsed_s"], 2), "floor_s": round(floor, 2),
                        "ratio": round(r["elapsed_s"] / floor, 3), "status": r["run"]["status"],
+                       "client_cpu_s": round(r["client_cpu_s"], 2),
+                       "portal_cpu_s": None if r["portal_cpu_s"] is None
+                       else round(r["portal_cpu_s"], 2),
                        "extrapolated": c == 1}
                 if subset:
                     full_calls = r["calls"] * len(expected) / r["run"]["done"]
@@ -139,7 +165,8 @@ def main() -> None:
                                        "rate": round(args.fault_rate * s / share, 4)}
                                       for i, (kind, extra, s) in enumerate(FAULTS)]
             set_faults(url, rules)
-            r = sweep(template, url, args.fault_concurrency, None, PROBE_TIMEOUT=2.0, PROBE_RETRIES=5)
+            r = sweep(template, url, args.fault_concurrency, None, proc.pid, PROBE_TIMEOUT=2.0,
+                      PROBE_RETRIES=5)
             fired = {x["name"]: x["fired"] for x in httpx.get(f"{url}/_admin/faults").json()["rules"]}
         finally:
             proc.terminate()
@@ -156,12 +183,14 @@ def main() -> None:
               "faults_fired": fired, "wrong_verdicts": len(wrong), "unknown_verdicts": len(unknown),
               "wrong": wrong, "unknown": unknown}
     print()
-    print(f"{'concurrency':>11} {'items':>6} {'calls':>6} {'time s':>8} {'floor s':>8} {'ratio':>6}")
+    print(f"{'concurrency':>11} {'items':>6} {'calls':>6} {'time s':>8} {'floor s':>8} {'ratio':>6} "
+          f"{'sweep cpu s':>11} {'portal cpu s':>12}")
     for row in rows:
         note = f"  (subset of {row['procedures']}; full sweep ~{row['full_sweep_estimate_s']} s)" \
             if row["extrapolated"] else ""
+        portal_cpu = "?" if row["portal_cpu_s"] is None else row["portal_cpu_s"]
         print(f"{row['concurrency']:>11} {row['items']:>6} {row['calls']:>6} {row['elapsed_s']:>8} "
-              f"{row['floor_s']:>8} {row['ratio']:>6}{note}")
+              f"{row['floor_s']:>8} {row['ratio']:>6} {row['client_cpu_s']:>11} {portal_cpu:>12}{note}")
     print(f"\n{args.fault_rate:.0%} transient faults at concurrency {args.fault_concurrency}: "
           f"{faults['items']} items, {faults['calls']} calls, {faults['elapsed_s']} s, "
           f"{sum(fired.values()) - fired.get('bench-latency', 0)} faults fired; "

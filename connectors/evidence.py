@@ -51,7 +51,12 @@ class CallRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready copy."""
-        return dataclasses.asdict(self)
+        # Every field is a str, number or None: a shallow copy is what asdict() would give,
+        # without its recursive walk (once per HTTP call of a sweep).
+        return {name: getattr(self, name) for name in _CALL_FIELDS}
+
+
+_CALL_FIELDS = tuple(f.name for f in dataclasses.fields(CallRecord))
 
 
 class Status(StrEnum):

@@ -9,6 +9,7 @@ with HTTP 200). Business errors are never retried here.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, NamedTuple
+from urllib.request import getproxies
 
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
@@ -23,6 +25,7 @@ from tenacity.wait import wait_random_exponential
 
 from connectors.config import PortalConfig
 from connectors.evidence import CallRecord, iso_now
+from connectors.pools import PinnedPoolTransport
 from connectors.ratelimit import HostRateLimiter, current_limiter
 
 Body = Mapping[str, Any] | Callable[[int], Mapping[str, Any]] | None
@@ -121,6 +124,12 @@ def judge_json(response: httpx.Response) -> Judgement:
     return Judgement(True, "ok", payload)
 
 
+@functools.lru_cache(maxsize=4096)
+def parsed_url(url: str) -> httpx.URL:
+    """`url` parsed once: httpx would parse the same few endpoint URLs on every call."""
+    return httpx.URL(url)
+
+
 class Transport:
     """Sends requests for one client: timeouts, rate limit, retries, evidence."""
 
@@ -139,6 +148,10 @@ class Transport:
         self._jitter = wait_random_exponential(
             multiplier=config.backoff_base, max=config.backoff_max
         )
+        # Built once: they hold no per-call state (tenacity keeps that in RetryCallState).
+        self._stop = stop_after_attempt(config.attempts)
+        self._retry = retry_if_exception_type(_Retry)
+        self._timeout = httpx.Timeout(config.timeout)
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
@@ -168,9 +181,9 @@ class Transport:
         """Send a request, retrying while the judge refuses the answer; never raises for I/O."""
         exchange = Exchange()
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.config.attempts),
+            stop=self._stop,
             wait=self._wait,
-            retry=retry_if_exception_type(_Retry),
+            retry=self._retry,
             before_sleep=self._before_sleep,
             sleep=self._sleep,
             reraise=True,
@@ -214,11 +227,11 @@ class Transport:
             async with asyncio.timeout(timeout):
                 response = await self.client.request(
                     method,
-                    url,
+                    parsed_url(url),
                     json=payload,
                     data=form,
                     headers=headers,
-                    timeout=httpx.Timeout(timeout),
+                    timeout=self._timeout,
                     follow_redirects=follow_redirects,
                 )
         except (TimeoutError, httpx.TimeoutException) as error:
@@ -243,11 +256,16 @@ class Transport:
 
 
 def new_client(config: PortalConfig, *, max_connections: int = 64) -> httpx.AsyncClient:
-    """An AsyncClient suited to the connectors (pool sized to the sweep, default timeout set)."""
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(config.timeout),
-        limits=httpx.Limits(
+    """An AsyncClient suited to the connectors: at most `max_connections` kept-alive
+    connections (one pool per task, see `connectors.pools`), default timeout set."""
+    common: dict[str, Any] = {
+        "timeout": httpx.Timeout(config.timeout),
+        "headers": {"User-Agent": config.user_agent},
+    }
+    if any(getproxies().get(scheme) for scheme in ("http", "https", "all")):
+        # httpx honours HTTP(S)_PROXY only with its own transport: keep it behind a proxy.
+        limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
-        ),
-        headers={"User-Agent": config.user_agent},
-    )
+        )
+        return httpx.AsyncClient(limits=limits, **common)
+    return httpx.AsyncClient(transport=PinnedPoolTransport(max_connections), **common)

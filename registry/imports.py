@@ -1,8 +1,11 @@
 """The import service every interface uses: parse, check against the registry, apply all or nothing."""
 from __future__ import annotations
 
+import contextlib
+import gc
+import threading
 from dataclasses import dataclass, field
-from typing import Any, Collection
+from typing import Any, Collection, Iterator
 
 from .importer import ImportFileError, RowError, parse
 from .store import Store
@@ -37,6 +40,39 @@ class ImportReport:
                 "unchanged": len(self.unchanged), "errors": [e.to_dict() for e in self.errors]}
 
 
+class _CyclicGcPause:
+    """Pauses Python's cyclic garbage collector while any import runs (reference counting goes on).
+
+    An import keeps several new containers per row alive until it ends, so the collector
+    would rescan an ever larger heap each time its thresholds trip: ~12% of a 100,000-row
+    import, for no garbage (rows form no cycles). A count makes concurrent imports nest; the
+    collector resumes when the last one ends, and only if it was running before the first.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._was_enabled = True
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._depth == 0:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0 and self._was_enabled:
+                    gc.enable()
+
+
+_cyclic_gc_paused = _CyclicGcPause()
+
+
 def run_import(store: Store, data: bytes, filename: str, *, actor: str, source: str = "import",
                fmt: str | None = None, dry_run: bool = False,
                allowed_agencies: Collection[str] | None = None) -> ImportReport:
@@ -45,6 +81,15 @@ def run_import(store: Store, data: bytes, filename: str, *, actor: str, source: 
     `allowed_agencies` (an editor's scope) refuses rows whose procedure - as stored or as
     imported - belongs to an agency outside it. Raises ImportFileError for an unreadable file.
     """
+    with _cyclic_gc_paused():
+        return _run_import(store, data, filename, actor=actor, source=source, fmt=fmt,
+                           dry_run=dry_run, allowed_agencies=allowed_agencies)
+
+
+def _run_import(store: Store, data: bytes, filename: str, *, actor: str, source: str,
+                fmt: str | None, dry_run: bool,
+                allowed_agencies: Collection[str] | None) -> ImportReport:
+    """run_import's work, with the garbage collector paused around it."""
     parsed = parse(data, filename, fmt)
     report = ImportReport(filename, parsed.format, len(parsed.rows) + len(parsed.errors), dry_run,
                           errors=list(parsed.errors))

@@ -4,8 +4,9 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from datetime import datetime, timedelta, timezone
+from itertools import chain
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, Sequence
 
 import sqlite_utils
 
@@ -59,3 +60,24 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
             if db.conn.in_transaction:
                 db.conn.execute("ROLLBACK")
             raise StoreBusy(f"the database is busy: {exc}") from exc
+
+
+def rows_per_statement(conn: sqlite3.Connection, width: int) -> int:
+    """How many rows of `width` bound values fit in one statement (at most 1000)."""
+    return max(1, min(1000, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width))
+
+
+def insert_many(conn: sqlite3.Connection, table: str, columns: Sequence[str],
+                rows: Sequence[Sequence[Any]]) -> None:
+    """INSERT `rows` with multi-row VALUES statements, up to 1000 rows per statement.
+
+    Faster than executemany for bulk writes: SQLite does its per-statement work (and, on a
+    table with FTS5 triggers, a flush of the full-text index's pending terms) once per
+    statement, not once per row.
+    """
+    size = rows_per_statement(conn, len(columns))
+    one = "(" + ", ".join("?" * len(columns)) + ")"
+    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+    for i in range(0, len(rows), size):
+        part = rows[i:i + size]
+        conn.execute(head + ", ".join([one] * len(part)), list(chain.from_iterable(part)))

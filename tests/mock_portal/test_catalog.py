@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,24 @@ def test_procedure_page(portal, code, status):
     resp = portal.get(f"/dvcqg/dich-vu-cong-truc-tuyen/{code}")
     assert resp.status_code == status
     assert (code in resp.text) is (status == 200)
+
+
+def _naive_fold(text: str) -> str:
+    # Written apart from mock_portal.catalog.fold: strip combining marks, đ → d, casefold.
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return "".join(c for c in decomposed if unicodedata.category(c) != "Mn").casefold()
+
+
+@pytest.mark.parametrize("q, limit", [
+    ("1.000771", 200),      # a code that other codes contain
+    ("1.00", 7),            # many matches across many pages
+    ("đăng ký", 50),        # a name, with diacritics
+    ("CẤP GIẤY PHÉP", 13),
+    ("zzz-no-match", 200),
+])
+def test_q_search_of_the_national_catalogue_matches_a_plain_scan(start_portal, q, limit):
+    portal = start_portal(world=None)
+    rows = [json.loads(line) for line in NATIONAL.open(encoding="utf-8")]
+    folded = _naive_fold(q)
+    expected = sorted(r["code"] for r in rows if folded in _naive_fold(f"{r['code']} {r['name']}"))
+    assert [i["code"] for i in walk(portal, limit, q=q)] == expected
