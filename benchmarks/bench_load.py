@@ -118,7 +118,8 @@ def main() -> None:
             finally:
                 server.terminate()
                 server.wait(timeout=30)
-    print(f"{'procedures':>10} {'endpoint':>11} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} {'raw SQL ms':>10}")
+    print(f"{'procedures':>10} {'endpoint':>11} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} "
+          f"{'raw SQL ms':>10}")
     for r in results:
         print(f"{r['procedures']:>10,} {r['endpoint']:>11} {r['rps']:>8} {r['p50_ms']:>8} {r['p99_ms']:>8} "
               f"{r['errors']:>6} {r['raw_sql_ms']:>10}")

@@ -42,7 +42,7 @@ def import_cmd(file: Path, dry_run: bool, fmt: str | None, actor: str, as_json: 
         report = run_import(get_store(), file.read_bytes(), file.name, actor=actor, fmt=fmt,
                             dry_run=dry_run)
     except importer.ImportFileError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from exc
     if as_json:
         _echo_json(report.to_dict())
     else:
@@ -112,7 +112,7 @@ def fixtures_load(name: str) -> None:
     try:
         result = seeding.load_fixture(get_store(), name)
     except seeding.FixtureError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"fixture {name}: {result['inserted']} inserted, {result['updated']} updated, "
                f"{result['unchanged']} unchanged; {result['targets']} targets")
 

@@ -37,11 +37,11 @@ def probe_cmd(codes: tuple[str, ...], all_: bool, kind: str, resume: bool, as_js
                                 progress=not no_progress and not as_json, codes=list(codes) or None,
                                 resume=resume)
     except (probing.ProbeConfigError, probing.SelectionError, probing.NothingToResume) as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from exc
     except SweepBusy as exc:
-        raise click.ClickException(f"{exc}: one sweep at a time (wait for it, or resume it if it died)")
+        raise click.ClickException(f"{exc}: one sweep at a time (wait for it, or resume it if it died)") from exc
     except StoreError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from exc
     if as_json:
         click.echo(json.dumps(run, ensure_ascii=False, indent=2))
     else:

@@ -207,7 +207,7 @@ def restore_cmd(source: Path, yes: bool) -> None:
     try:
         store.restore_from(source)
     except ValueError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from exc
     store.migrate()
     click.echo(f"restored {store.path} from {source} ({store.count_procedures()} procedures)")
 

@@ -22,7 +22,7 @@ from connectors import Verdict
 from ..store import Store, SweepBusy, open_store
 from .config import portal_config, sweep_options
 from .plan import (Item, check_selection, dimensions_of, plan_items, selected_codes, selection_doc)
-from .runner import ProgressSink, execute, log_progress
+from .runner import execute, log_progress
 
 log = logging.getLogger("tthc.probing")
 

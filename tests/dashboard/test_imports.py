@@ -9,6 +9,8 @@ from urllib.parse import unquote
 
 import pytest
 
+from registry.store import NotFound
+
 from .helpers import ADMIN, EDITOR, csrf_of, login
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "national-catalog"
@@ -36,7 +38,7 @@ def test_a_bad_row_is_named_and_nothing_is_written(dash_client, dash_store):
     assert [(int(line), code) for line, code, _ in rows] == [(3, "2.999102"), (4, "bad-code")]
     assert [label for _, _, label in rows] == ["Mức độ DVC trực tuyến", "Mã thủ tục"]
     assert (dash_store.count_procedures(), dash_store.count_audit()) == before
-    with pytest.raises(Exception):
+    with pytest.raises(NotFound):
         dash_store.get_procedure("2.999101")
 
 

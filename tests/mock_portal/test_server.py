@@ -28,7 +28,7 @@ def test_one_connection_carries_many_requests(portal):
     ask(conn, "GET", "/_admin/health")
     sock = conn.sock
     assert sock is not None
-    for i in range(5):
+    for _ in range(5):
         response, body = ask(conn, "POST", LIST, json.dumps({"limit": 1}).encode(),
                              {"Content-Type": "application/json"})
         assert response.status == 200 and json.loads(body)["code"] == "OK"

@@ -16,7 +16,7 @@ from registry.store import open_store
 from .conftest import make_app
 
 CODE = "1.000028"
-# printf '%s' 'CONFIRM|00|HNI|HS-1.000028-0001|50000|VND|GD20261122000001|PAYMENT|20261122101500|Thanh toan le phi TTHC 1.000028|dvcqg-secret' | sha256sum
+# printf '%s' 'CONFIRM|00|HNI|HS-1.000028-0001|50000|VND|GD20261122000001|PAYMENT|20261122101500|Thanh toan le phi TTHC 1.000028|dvcqg-secret' | sha256sum  # noqa: E501 - the exact shell line
 CONFIRM = {"LoaiBanTin": "CONFIRM", "MaLoi": "00", "MaDoiTac": "HNI", "MaThamChieu": "HS-1.000028-0001",
            "SoTien": "50000", "MaTienTe": "VND", "MaGiaoDich": "GD20261122000001", "MaNganHang": "PAYMENT",
            "ThoiGianGD": "20261122101500", "ThongTinGiaoDich": "Thanh toan le phi TTHC 1.000028",
@@ -46,7 +46,8 @@ def test_a_genuine_callback_is_kept_once_even_when_delivered_twice(db, url, body
     state = _state(db)
     assert len(state["payments"]) == 1
     payment = state["payments"][0]
-    assert (payment["code"], payment["status"], payment["amount"]) == (CODE, "paid", body.get("SoTien", body.get("amount")))
+    amount = body.get("SoTien", body.get("amount"))
+    assert (payment["code"], payment["status"], payment["amount"]) == (CODE, "paid", amount)
     assert [a["action"] for a in state["audit"]] == ["payment.confirmed"]
     assert state["verdicts"]["payment"]["verdict"] == "payment_ready"
     assert state["rejections"] == []

@@ -114,12 +114,14 @@ def ev(value: str, **details: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("fields, evidence, rows", [
-    ({"dvcqg_integrated": True}, {"linkage": ev("not_integrated")}, [("not_integrated", "integrated", "not_integrated")]),
+    ({"dvcqg_integrated": True}, {"linkage": ev("not_integrated")},
+     [("not_integrated", "integrated", "not_integrated")]),
     ({"dvcqg_integrated": True}, {"linkage": ev("not_listed")}, [("not_listed", "integrated", "not_listed")]),
     ({"dvcqg_integrated": True}, {"linkage": ev("integrated", portal_level=3)}, []),
     ({"dvcqg_integrated": True, "service_level": 4}, {"linkage": ev("integrated", portal_level=3)},
      [("level_mismatch", "4", "3")]),
-    ({"dvcqg_integrated": True}, {"linkage": ev("link_broken", portal_level=3)}, [("link_broken", "integrated", "link_broken")]),
+    ({"dvcqg_integrated": True}, {"linkage": ev("link_broken", portal_level=3)},
+     [("link_broken", "integrated", "link_broken")]),
     ({"dvcqg_integrated": False}, {"linkage": ev("integrated", portal_level=3)},
      [("undeclared_integrated", "not_integrated", "integrated")]),
     ({"dvcqg_integrated": False}, {"linkage": ev("not_integrated")}, []),
