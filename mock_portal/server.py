@@ -55,6 +55,11 @@ class PortalRequestHandler(WSGIRequestHandler):
         with its length. Requests this cannot frame (chunked bodies, `Expect`, HEAD, a client
         asking to close) go to werkzeug's path, which closes the connection afterwards.
         """
+        if getattr(self.server, "stopping", False):
+            # Stopped while this connection waited for its next request: answer nothing. (Linux
+            # still delivers data that arrives after shutdown(SHUT_RD), so that alone is not enough.)
+            self.close_connection = True
+            return
         length = self.headers.get("Content-Length", "0").strip()
         if (self.close_connection or self.command == "HEAD" or not length.isdigit()
                 or "Transfer-Encoding" in self.headers or "Expect" in self.headers):
@@ -117,6 +122,7 @@ class PortalRequestHandler(WSGIRequestHandler):
 
 def _close_live_connections(server: BaseWSGIServer) -> None:
     """Stop reading from kept-alive connections, so a stopped portal answers nothing more."""
+    server.stopping = True  # type: ignore[attr-defined]
     for sock in list(getattr(server, "live_connections", ())):
         try:
             # Read side only: an answer being written still goes out, the next read sees EOF.
