@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from registry.dashboard import sweeps
 from registry.store import VN_TZ
 
 from .helpers import ADMIN, EDITOR, csrf_of, login
@@ -98,18 +97,6 @@ def test_editors_may_not_start_sweeps(dash_client, dash_store):
     assert dash_store.list_runs() == []
 
 
-@pytest.mark.skipif(sweeps.can_start(), reason="the probe engine is installed: covered by the browser test")
-def test_without_the_engine_sweeps_are_unavailable_in_vietnamese(dash_client):
-    login(dash_client, ADMIN)
-    assert "start-sweep" not in dash_client.get("/probes").get_data(as_text=True)
-    resp = dash_client.post("/probes", data={"kind": "all", "csrf_token": csrf_of(dash_client, "/")})
-    assert resp.status_code == 503
-    assert "chưa được cài đặt" in resp.get_data(as_text=True)
-    assert "Chưa có báo cáo sai lệch" in dash_client.get("/discrepancies").get_data(as_text=True)
-
-
-@pytest.mark.skipif(sweeps.probing() is None or not hasattr(sweeps.probing(), "discrepancies"),
-                    reason="the probe engine's discrepancy report is not installed")
 def test_discrepancies_are_counted_on_the_overview_and_listed(dash_client, dash_store):
     declared, _ = dash_store.list_procedures(filters={"integrated": True, "level": 4}, limit=2)
     undeclared, _ = dash_store.list_procedures(filters={"integrated": False, "level": 3}, limit=1)
