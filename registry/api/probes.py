@@ -19,7 +19,7 @@ from ..store import NotFound, StoreError, SweepBusy, VN_TZ
 from .blueprint import ApiBlueprint, consumes, has_lone_surrogate
 from .errors import ApiProblem
 from .paging import page_envelope
-from .schemas import CODE_PATTERN, Links, Open, PageArgs
+from .schemas import CODE_PATTERN, Open, Page, PageArgs
 from .security import current_principal, require
 
 blp = ApiBlueprint("probes", __name__, description="Probe runs, probe evidence, discrepancies and "
@@ -59,14 +59,10 @@ class ProbeRunSchema(Open):
     message = fields.String()
 
 
-class ProbeRunPage(Open):
+class ProbeRunPage(Page):
     """A page of probe runs, newest first."""
 
     items = fields.List(fields.Nested(ProbeRunSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
-    links = fields.Nested(Links)
 
 
 class AttemptSchema(Open):
@@ -83,14 +79,10 @@ class AttemptSchema(Open):
     evidence = fields.List(fields.Dict())
 
 
-class AttemptPage(Open):
+class AttemptPage(Page):
     """A page of attempts, newest first; `latest` is the procedure's current evidence."""
 
     items = fields.List(fields.Nested(AttemptSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
-    links = fields.Nested(Links)
     latest = fields.Dict(metadata={"description": '{"linkage": {verdict, checked_at, stale}, "payment": {...}}'})
 
 

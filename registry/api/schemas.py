@@ -149,14 +149,19 @@ class ProcedureListArgs(PageArgs):
     )
 
 
-class ProcedurePage(Open):
-    """A page of procedures."""
+class Page(Open):
+    """What every page of a list carries besides its items."""
 
-    items = fields.List(fields.Nested(ProcedureSchema))
     total = fields.Integer()
     page = fields.Integer()
     per_page = fields.Integer()
     links = fields.Nested(Links)
+
+
+class ProcedurePage(Page):
+    """A page of procedures."""
+
+    items = fields.List(fields.Nested(ProcedureSchema))
 
 
 # -- imports ------------------------------------------------------------------
@@ -399,14 +404,10 @@ class AuditEntrySchema(Open):
     after = fields.Raw(allow_none=True)
 
 
-class AuditPage(Open):
+class AuditPage(Page):
     """A page of audit entries, newest first."""
 
     items = fields.List(fields.Nested(AuditEntrySchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
-    links = fields.Nested(Links)
 
 
 class PrincipalSchema(Open):
