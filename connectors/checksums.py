@@ -1,7 +1,11 @@
 """Every checksum of the portal contract (lowercase hex SHA-256) and constant-time verifiers.
 
-DVCQG Payment Platform messages join fields with `|`, the secret key last; PayGov messages
-concatenate without a separator, the secret key first. Field values are hashed exactly as
+DVCQG Payment Platform messages join fields with `|`, the secret key last; PayGov `create`
+concatenates without a separator, the secret key first; the PayGov IPN (contract v2) joins
+`orderId|requestCode|amount|errorCode|transactionNo|payDate|orderInfo|secretKey` with `|`
+(v1's unseparated concatenation let a genuine IPN be re-cut between fields and still verify).
+A callback whose signed field itself contains `|` could be re-cut the same way, so the
+callback verifiers refuse it. Field values are hashed exactly as
 they travel (UTF-8, no normalisation): normalising would break messages signed by others.
 """
 
@@ -57,7 +61,11 @@ PAYGOV_IPN_FIELDS: tuple[str, ...] = (
     "amount",
     "errorCode",
     "transactionNo",
+    "payDate",
+    "orderInfo",
 )
+# The fields of callbacks (messages others sign and we believe); a `|` inside one is refused.
+CALLBACK_FIELDS: dict[str, tuple[str, ...]] = {"confirm": CONFIRM_FIELDS, "paygov_ipn": PAYGOV_IPN_FIELDS}
 
 
 def sha256_hex(text: str) -> str:
@@ -115,8 +123,14 @@ def paygov_create_checksum(fields: Mapping[str, Any], secret_key: str) -> str:
 
 
 def paygov_ipn_checksum(fields: Mapping[str, Any], secret_key: str) -> str:
-    """`checksum` of a PayGov IPN: secretKey+orderId+requestCode+amount+errorCode+transactionNo."""
-    return sha256_hex(_secret(secret_key) + "".join(_value(fields, n) for n in PAYGOV_IPN_FIELDS))
+    """`checksum` of a PayGov IPN (contract v2):
+    SHA-256 of `orderId|requestCode|amount|errorCode|transactionNo|payDate|orderInfo|secretKey`."""
+    return _piped(fields, PAYGOV_IPN_FIELDS, secret_key)
+
+
+def _unambiguous(fields: Mapping[str, Any], names: tuple[str, ...]) -> bool:
+    """False when a signed field contains the separator: its split into fields is not unique."""
+    return not any(isinstance(fields.get(n), str) and "|" in fields[n] for n in names)
 
 
 def checksums_equal(expected: str, given: object) -> bool:
@@ -138,8 +152,8 @@ def _verify(compute, fields: Mapping[str, Any], secret: str, key: str) -> bool:
 
 
 def verify_confirm(body: Mapping[str, Any], secret: str) -> bool:
-    """True when a CONFIRM callback body carries a valid MaXacThuc."""
-    return _verify(confirm_checksum, body, secret, "MaXacThuc")
+    """True when a CONFIRM callback body carries a valid MaXacThuc (and no signed field holds `|`)."""
+    return _unambiguous(body, CONFIRM_FIELDS) and _verify(confirm_checksum, body, secret, "MaXacThuc")
 
 
 def verify_init_answer(body: Mapping[str, Any], secret: str) -> bool:
@@ -148,8 +162,8 @@ def verify_init_answer(body: Mapping[str, Any], secret: str) -> bool:
 
 
 def verify_paygov_ipn(body: Mapping[str, Any], secret_key: str) -> bool:
-    """True when a PayGov IPN body carries a valid checksum."""
-    return _verify(paygov_ipn_checksum, body, secret_key, "checksum")
+    """True when a PayGov IPN body carries a valid v2 checksum (and no signed field holds `|`)."""
+    return _unambiguous(body, PAYGOV_IPN_FIELDS) and _verify(paygov_ipn_checksum, body, secret_key, "checksum")
 
 
 def verify_init(body: Mapping[str, Any], secret: str) -> bool:

@@ -59,11 +59,14 @@ def paygov_create_checksum(message: Mapping[str, Any], secret_key: str) -> str:
     return sha256_hex("".join(parts))
 
 
+PAYGOV_IPN_FIELDS = ("orderId", "requestCode", "amount", "errorCode", "transactionNo", "payDate",
+                     "orderInfo")
+
+
 def paygov_ipn_checksum(message: Mapping[str, Any], secret_key: str) -> str:
-    """`checksum` of a PayGov IPN: secretKey+orderId+requestCode+amount+errorCode+transactionNo."""
-    parts = [secret_key] + [_text(message.get(n)) for n in
-                            ("orderId", "requestCode", "amount", "errorCode", "transactionNo")]
-    return sha256_hex("".join(parts))
+    """`checksum` of a PayGov IPN, contract v2: SHA-256 of
+    `orderId|requestCode|amount|errorCode|transactionNo|payDate|orderInfo|secretKey`."""
+    return _piped(message, PAYGOV_IPN_FIELDS, secret_key)
 
 
 def matches(expected: str, given: Any) -> bool:

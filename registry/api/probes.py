@@ -10,13 +10,14 @@ from datetime import datetime
 from typing import Any
 
 from flask import Response, current_app, jsonify, request, url_for
+from werkzeug.exceptions import RequestEntityTooLarge
 from marshmallow import Schema, fields, validate
 
 from .. import probing
 from ..context import get_store, settings
 from ..evidence import evidence_view
 from ..store import NotFound, StoreError, SweepBusy, VN_TZ
-from .blueprint import ApiBlueprint, consumes, has_lone_surrogate
+from .blueprint import ApiBlueprint, consumes
 from .errors import ApiProblem
 from .paging import page_envelope
 from .schemas import CODE_PATTERN, Open, Page, PageArgs
@@ -145,7 +146,8 @@ class ConfirmReply(Open):
 
 
 class IpnBody(Open):
-    """PayGov IPN (contract 4); checksum = SHA-256(secretKey+orderId+requestCode+amount+errorCode+transactionNo)."""
+    """PayGov IPN (contract 4, v2); checksum = SHA-256 of
+    orderId|requestCode|amount|errorCode|transactionNo|payDate|orderInfo|secretKey."""
 
     amount = fields.String()
     orderId = fields.String()
@@ -280,17 +282,23 @@ def get_discrepancies(args: dict[str, Any]) -> Any:
 
 
 # -- payment callbacks -------------------------------------------------------------
-def _callback_body() -> Any:
-    """The JSON body, or the raw text when it is no valid Unicode (kept as evidence, refused)."""
-    body = request.get_json(silent=True)
-    if has_lone_surrogate(body):
-        return request.get_data(as_text=True)
-    return body
+def _callback_bytes() -> tuple[bytes, int | None]:
+    """At most 64 KiB + 1 of the raw body (never more is read), and the declared length."""
+    declared = request.content_length
+    try:
+        if declared is not None and declared > probing.MAX_CALLBACK_BYTES:
+            # Refused before reading: keep only the first bytes for the record.
+            return request.stream.read(probing.HEAD_BYTES), declared
+        return request.stream.read(probing.MAX_CALLBACK_BYTES + 1), declared
+    except RequestEntityTooLarge:  # over the app-wide upload limit: nothing is read at all
+        return b"", declared
 
 
-def _contract_reply(reply: dict[str, Any]) -> Response:
+def _contract_reply(status: int, reply: dict[str, Any]) -> Response:
     resp = jsonify(reply)
-    resp.status_code = 200
+    resp.status_code = status
+    if status == 413:
+        resp.headers["Connection"] = "close"
     return resp
 
 
@@ -298,17 +306,25 @@ def _contract_reply(reply: dict[str, Any]) -> Response:
 @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": ConfirmBody}}},
          security=[])
 @blp.response(200, ConfirmReply)
+@blp.alt_response(400, schema=ConfirmReply, description="Not a JSON object of the contract's fields (refused, kept)")
+@blp.alt_response(413, schema=ConfirmReply, description="Body over 64 KiB, refused before parsing (kept, bounded)")
 def dvcqg_confirm() -> Response:
     """CONFIRM from the DVCQG Payment Platform: verified, kept once, answered "00" or "99"."""
-    reply = probing.handle_dvcqg_confirm(get_store(), settings(), _callback_body())
-    return _contract_reply(reply)
+    raw, declared = _callback_bytes()
+    status, reply = probing.handle_dvcqg_confirm(get_store(), settings(), raw, address=request.remote_addr or "",
+                                                 size=declared)
+    return _contract_reply(status, reply)
 
 
 @blp.route("/payments/paygov/ipn", methods=["POST"])
 @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": IpnBody}}},
          security=[])
 @blp.response(200, IpnReply)
+@blp.alt_response(400, schema=IpnReply, description="Not a JSON object of the contract's fields (refused, kept)")
+@blp.alt_response(413, schema=IpnReply, description="Body over 64 KiB, refused before parsing (kept, bounded)")
 def paygov_ipn() -> Response:
     """IPN from PayGov: verified, kept once, answered SUCCESSFUL / FAILED / SIGNATURE_WRONG."""
-    reply = probing.handle_paygov_ipn(get_store(), settings(), _callback_body())
-    return _contract_reply(reply)
+    raw, declared = _callback_bytes()
+    status, reply = probing.handle_paygov_ipn(get_store(), settings(), raw, address=request.remote_addr or "",
+                                              size=declared)
+    return _contract_reply(status, reply)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..store import Store, SweepBusy
-from .callbacks import handle_dvcqg_confirm, handle_paygov_ipn, procedure_of
+from .callbacks import HEAD_BYTES, MAX_CALLBACK_BYTES, handle_dvcqg_confirm, handle_paygov_ipn, procedure_of
 from .config import ProbeConfigError, SweepOptions, portal_config, sweep_options
 from .control import (NothingToResume, prepare, start_scheduler, start_sweep, start_sweep_in_background,
                       sweep_now, wait_background)
@@ -33,7 +33,7 @@ def discrepancies_csv(store: Store, cfg: Mapping[str, Any] | None = None) -> str
 
 
 __all__ = [
-    "DISCREPANCY_COLUMNS", "DISCREPANCY_KINDS", "KINDS", "Item", "NothingToResume", "ProbeConfigError",
+    "DISCREPANCY_COLUMNS", "DISCREPANCY_KINDS", "HEAD_BYTES", "MAX_CALLBACK_BYTES", "KINDS", "Item", "NothingToResume", "ProbeConfigError",
     "SelectionError", "SweepBusy", "SweepOptions", "discrepancies", "discrepancies_csv",
     "find_discrepancies", "handle_dvcqg_confirm", "handle_paygov_ipn", "plan_items", "portal_config",
     "prepare", "procedure_of", "start_scheduler", "start_sweep", "start_sweep_in_background",

@@ -191,3 +191,61 @@ def apply(db: Database) -> None:
 def pending(db: Database) -> list[str]:
     """Names of migrations not yet applied (empty when the schema is current)."""
     return [m.name for m in migrations.pending(db)]
+
+
+@migrations()
+def m008_trust(db: Database) -> None:
+    """Callbacks identified by their platform transaction, bounded rejection records (existing
+    bodies cut to their first 4 KiB, size and hash kept), callback evidence redacted, and
+    server-side dashboard sessions with login throttling."""
+    import hashlib
+    import json as _json
+
+    db.execute("CREATE INDEX IF NOT EXISTS idx_payments_transaction ON payments(channel, transaction_no)")
+    for column, decl in (("reference", "TEXT NOT NULL DEFAULT ''"), ("source", "TEXT NOT NULL DEFAULT ''"),
+                         ("size", "INTEGER NOT NULL DEFAULT 0"), ("body_sha256", "TEXT NOT NULL DEFAULT ''"),
+                         ("count", "INTEGER NOT NULL DEFAULT 1"), ("last_at", "TEXT")):
+        db.execute(f"ALTER TABLE callback_rejections ADD COLUMN {column} {decl}")
+    rows = db.execute("SELECT id, payload FROM callback_rejections").fetchall()
+    for rid, payload in rows:
+        raw = (payload or "").encode("utf-8", "surrogatepass")
+        db.execute("UPDATE callback_rejections SET payload = ?, size = ?, body_sha256 = ?, last_at = received_at "
+                   "WHERE id = ?", [raw[:4096].decode("utf-8", "ignore"), len(raw),
+                                    hashlib.sha256(raw).hexdigest(), rid])
+    db.execute("CREATE INDEX IF NOT EXISTS idx_callback_rejections_hash "
+               "ON callback_rejections(channel, body_sha256, reason)")
+    # Evidence of payment callbacks is public: keep what it proves, never the raw body or checksum.
+    for aid, details, evidence in db.execute(
+            "SELECT id, details, evidence FROM probe_attempts "
+            "WHERE json_extract(details, '$.source') = 'callback'").fetchall():
+        try:
+            body = (_json.loads(evidence) or [{}])[0]
+            info = _json.loads(details)
+        except (ValueError, IndexError, KeyError):
+            body, info = {}, {}
+        if not isinstance(body, dict):
+            body = {}
+        view = {"channel": info.get("channel"), "reference": info.get("reference"),
+                "transaction_no": body.get("MaGiaoDich", body.get("transactionNo")),
+                "amount": body.get("SoTien", body.get("amount")),
+                "paid_at": body.get("ThoiGianGD", body.get("payDate")), "status": "paid"}
+        db.execute("UPDATE probe_attempts SET evidence = ? WHERE id = ?",
+                   [_json.dumps([view], ensure_ascii=False), aid])
+    db.execute("""
+        CREATE TABLE sessions (
+            id_hash TEXT PRIMARY KEY,
+            username TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            revoked_at TEXT,
+            address TEXT NOT NULL DEFAULT ''
+        )""")
+    db.execute("CREATE INDEX idx_sessions_user ON sessions(username, created_at)")
+    db.execute("""
+        CREATE TABLE login_failures (
+            key TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL,
+            last_at TEXT NOT NULL
+        )""")
+

@@ -19,6 +19,14 @@ class SweepBusy(StoreError):
     """Another sweep is running on this database."""
 
 
+REJECTION_HEAD_CHARS = 4096
+
+
+def _escaped(text: str) -> str:
+    """`text` with lone surrogates escaped, so it can be stored and encoded as UTF-8."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _run(row: Iterable[Any]) -> dict[str, Any]:
     rec = dict(zip(RUN_COLS, row))
     rec["selection"] = json.loads(rec["selection"])
@@ -225,17 +233,6 @@ class ProbesMixin:
                 "last_sweep_finished": last_ts}
 
     # -- payment callbacks ---------------------------------------------------
-    def record_payment(self, *, channel: str, reference: str, code: str | None, amount: str | None,
-                       transaction_no: str | None, status: str, payload: Mapping[str, Any]) -> bool:
-        """Keep a confirmed payment; False (and nothing written) if this reference is already known."""
-        with write_transaction(self.db):
-            cur = self.db.execute(
-                "INSERT OR IGNORE INTO payments (channel, reference, code, amount, transaction_no, status, "
-                "received_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [channel, reference, code, amount, transaction_no, status, now_iso(),
-                 json.dumps(dict(payload), ensure_ascii=False, sort_keys=True)])
-            return cur.rowcount == 1
-
     def list_payments(self, code: str | None = None) -> list[dict[str, Any]]:
         """Confirmed online payments, newest first (optionally of one procedure)."""
         cols = ("id", "channel", "reference", "code", "amount", "transaction_no", "status", "received_at",
@@ -249,18 +246,30 @@ class ProbesMixin:
             out.append(rec)
         return out
 
-    def record_callback_rejection(self, *, channel: str, reason: str, payload: Any) -> None:
-        """Keep a refused (forged or malformed) callback for the audit."""
-        # A forged body may hold anything, lone surrogates included: keep it escaped (ASCII).
-        reason = reason.encode("utf-8", "backslashreplace").decode("utf-8")
+    def record_callback_rejection(self, *, channel: str, reason: str, head: str, size: int, body_sha256: str,
+                                  source: str = "", reference: str = "") -> bool:
+        """Keep a refused callback as a bounded record; True when new, False when an identical
+        rejection (same channel, body hash and reason) was already kept: then only its count grows."""
+        # A forged body may hold anything, lone surrogates included: keep text escaped.
+        reason, head, reference = (_escaped(reason)[:500], _escaped(head)[:REJECTION_HEAD_CHARS],
+                                   _escaped(reference)[:200])
+        now = now_iso()
         with write_transaction(self.db):
-            self.db.execute("INSERT INTO callback_rejections (channel, received_at, reason, payload) "
-                            "VALUES (?, ?, ?, ?)", [channel, now_iso(), reason,
-                                                    json.dumps(payload, ensure_ascii=True, default=str)])
+            cur = self.db.execute(
+                "UPDATE callback_rejections SET count = count + 1, last_at = ? "
+                "WHERE channel = ? AND body_sha256 = ? AND reason = ?", [now, channel, body_sha256, reason])
+            if cur.rowcount:
+                return False
+            self.db.execute(
+                "INSERT INTO callback_rejections (channel, received_at, reason, payload, reference, source, size, "
+                "body_sha256, count, last_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+                [channel, now, reason, head, reference, _escaped(source)[:100], int(size), body_sha256, now])
+            return True
 
     def list_callback_rejections(self) -> list[dict[str, Any]]:
-        """Refused callbacks, newest first."""
-        cols = ("id", "channel", "received_at", "reason", "payload")
+        """Refused callbacks, newest first: bounded records (`payload` = the first 4 KiB of the body)."""
+        cols = ("id", "channel", "received_at", "reason", "payload", "reference", "source", "size",
+                "body_sha256", "count", "last_at")
         cur = self.db.execute(f"SELECT {', '.join(cols)} FROM callback_rejections ORDER BY id DESC")
         return [dict(zip(cols, r)) for r in cur.fetchall()]
 
@@ -277,31 +286,55 @@ class ProbesMixin:
 
     def confirm_payment(self, *, channel: str, reference: str, code: str | None, amount: str | None,
                         transaction_no: str | None, status: str, payload: Mapping[str, Any],
-                        actor: str, source: str, attempt: Mapping[str, Any] | None = None) -> bool:
+                        actor: str, source: str, attempt: Mapping[str, Any] | None = None) -> tuple[str, str]:
         """Keep a verified payment callback, audited, with its probe-style attempt, in one transaction.
 
-        False (and nothing written) when this channel + reference is already known: a callback
-        delivered twice changes nothing.
+        A payment is one platform transaction (channel + transaction number) and one reference.
+        Returns ("new", ""), ("duplicate", "") when this very transaction was already kept under
+        this reference with the same status and amount (a redelivery changes nothing), or
+        ("conflict", why) when the transaction or the reference is already kept with anything
+        else: nothing is written, the caller refuses the callback.
         """
         with write_transaction(self.db):
-            new = self.record_payment(channel=channel, reference=reference, code=code, amount=amount,
-                                      transaction_no=transaction_no, status=status, payload=payload)
-            if not new:
-                return False
+            known = self.db.execute(
+                "SELECT reference, transaction_no, status, amount FROM payments "
+                "WHERE channel = ? AND (reference = ? OR (transaction_no = ? AND transaction_no != ''))",
+                [channel, reference, transaction_no or ""]).fetchall()
+            for ref, txn, old_status, old_amount in known:
+                if (ref, txn or "", old_status, old_amount) == (reference, transaction_no or "", status, amount):
+                    return "duplicate", ""
+            if known:
+                ref, txn, old_status, old_amount = known[0]
+                if ref != reference:
+                    why = f"transaction {transaction_no} was already counted under reference {ref}"
+                else:
+                    why = (f"reference {reference} was already settled by transaction {txn or '?'} "
+                           f"({old_status}, amount {old_amount})")
+                return "conflict", why
+            self.db.execute(
+                "INSERT INTO payments (channel, reference, code, amount, transaction_no, status, "
+                "received_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [channel, reference, code, amount, transaction_no, status, now_iso(),
+                 json.dumps(dict(payload), ensure_ascii=False, sort_keys=True)])
             self.audit_many([(actor, source, "payment.confirmed", "payment", f"{channel}:{reference}", None,
                               {"channel": channel, "reference": reference, "code": code, "amount": amount,
                                "transaction_no": transaction_no, "status": status})])
             if attempt is not None:
                 self.record_attempts([attempt])
-        return True
+        return "new", ""
 
-    def reject_callback(self, *, channel: str, reason: str, payload: Any, reference: str,
-                        actor: str, source: str) -> None:
-        """Keep a refused (forged or malformed) callback and audit the refusal, in one transaction."""
+    def reject_callback(self, *, channel: str, reason: str, head: str, size: int, body_sha256: str,
+                        reference: str, address: str, actor: str, source: str) -> bool:
+        """Keep a refused callback (bounded) and audit the refusal, in one transaction; an identical
+        rejection seen before is only counted (no new record, no new audit entry). True when new."""
         with write_transaction(self.db):
-            self.record_callback_rejection(channel=channel, reason=reason, payload=payload)
-            self.audit_many([(actor, source, "payment.callback_rejected", "payment",
-                              f"{channel}:{reference}", None, {"reason": reason})])
+            new = self.record_callback_rejection(channel=channel, reason=reason, head=head, size=size,
+                                                 body_sha256=body_sha256, source=address, reference=reference)
+            if new:
+                self.audit_many([(actor, source, "payment.callback_rejected", "payment",
+                                  f"{channel}:{_escaped(reference)[:200]}", None,
+                                  {"reason": _escaped(reason)[:500], "sha256": body_sha256, "size": size})])
+        return new
 
     def run_counts(self, run_id: int) -> dict[str, int]:
         """Verdict counts of one run's stored attempts ("linkage.integrated": n, ...), with

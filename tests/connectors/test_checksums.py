@@ -72,6 +72,8 @@ IPN = {
     "amount": "50000",
     "errorCode": "00",
     "transactionNo": "GD-778899",
+    "payDate": "20261122101500",
+    "orderInfo": "Le phi ho tich",
 }
 
 # printf '%s' '<fields joined as the contract says>' | sha256sum
@@ -122,7 +124,7 @@ CASES = [
         checksums.paygov_ipn_checksum,
         IPN,
         "paygov-secret",
-        "d447d9ed64bb48f57c084d34993c96e16901191fb4d425000cf2f4c312fefa64",
+        "720bcf74cce6bb0ad319a1d21a700e61cec6a3329b2fe0a2475db4c72ce3f85f",
     ),
 ]
 
@@ -196,13 +198,13 @@ def test_confirm_with_wrong_secret_or_no_checksum_fails():
     "field", ["orderId", "requestCode", "amount", "errorCode", "transactionNo"]
 )
 def test_ipn_verifies_and_any_tampered_field_fails(field):
-    signed = {**IPN, "checksum": "d447d9ed64bb48f57c084d34993c96e16901191fb4d425000cf2f4c312fefa64"}
+    signed = {**IPN, "checksum": "720bcf74cce6bb0ad319a1d21a700e61cec6a3329b2fe0a2475db4c72ce3f85f"}
     assert checksums.verify_paygov_ipn(signed, "paygov-secret")
     assert not checksums.verify_paygov_ipn({**signed, field: signed[field] + "1"}, "paygov-secret")
 
 
 def test_verify_accepts_uppercase_hex():
-    signed = {**IPN, "checksum": "D447D9ED64BB48F57C084D34993C96E16901191FB4D425000CF2F4C312FEFA64"}
+    signed = {**IPN, "checksum": "720BCF74CCE6BB0AD319A1D21A700E61CEC6A3329B2FE0A2475DB4C72CE3F85F"}
     assert checksums.verify_paygov_ipn(signed, "paygov-secret")
 
 
@@ -245,3 +247,37 @@ def test_ambiguous_values_cannot_be_signed(bad):
 def test_empty_secret_is_refused():
     with pytest.raises(ProtocolError):
         checksums.query_checksum(QUERY, "")
+
+
+
+
+@pytest.mark.parametrize("recut", [
+    # v1 let the boundary between orderId and requestCode move: the same bytes, another order.
+    {"orderId": "ORD-0001REQ", "requestCode": "-0001"},
+    # ... and a failed payment become "paid" with another amount.
+    {"amount": "5", "errorCode": "00", "transactionNo": "00" + "00GD-778899"},
+])
+def test_a_recut_ipn_does_not_verify(recut):
+    signed = {**IPN, "checksum": "720bcf74cce6bb0ad319a1d21a700e61cec6a3329b2fe0a2475db4c72ce3f85f"}
+    assert checksums.verify_paygov_ipn(signed, "paygov-secret")
+    assert not checksums.verify_paygov_ipn({**signed, **recut}, "paygov-secret")
+
+
+def test_the_v1_ipn_checksum_no_longer_verifies():
+    v1 = checksums.sha256_hex("paygov-secret" + "".join(IPN[k] for k in (
+        "orderId", "requestCode", "amount", "errorCode", "transactionNo")))
+    assert not checksums.verify_paygov_ipn({**IPN, "checksum": v1}, "paygov-secret")
+
+
+@pytest.mark.parametrize("verify, message, secret", [
+    (checksums.verify_paygov_ipn, IPN, "paygov-secret"),
+    (checksums.verify_confirm, CONFIRM, "dvcqg-secret"),
+])
+def test_a_signed_field_holding_the_separator_is_refused_even_when_signed(verify, message, secret):
+    # "A|B" + "C" and "A" + "B|C" join to the same string: such a message cannot be believed.
+    compute = checksums.paygov_ipn_checksum if verify is checksums.verify_paygov_ipn else checksums.confirm_checksum
+    key = "checksum" if verify is checksums.verify_paygov_ipn else "MaXacThuc"
+    first = next(iter(message))
+    cut = {**message, first: message[first] + "|x"}
+    assert not verify({**cut, key: compute(cut, secret)}, secret)
+    assert verify({**message, key: compute(message, secret)}, secret)

@@ -24,7 +24,7 @@ ANSWER = {"MaLoi": "00", "MaThamChieu": "HS-2021-0001",
 CREATE = {"partnerCode": "HNI", "accessKey": "paygov-access", "orderId": "ORD-1",
           "requestCode": "REQ-1", "amount": "150000"}
 IPN = {"orderId": "ORD-1", "requestCode": "REQ-1", "amount": "150000", "errorCode": "00",
-       "transactionNo": "PG20211115000001"}
+       "transactionNo": "PG20211115000001", "payDate": "20211115094000", "orderInfo": "Nop le phi"}
 
 
 @pytest.mark.parametrize("function, message, secret, expected", [
@@ -43,7 +43,7 @@ IPN = {"orderId": "ORD-1", "requestCode": "REQ-1", "amount": "150000", "errorCod
     (checksums.paygov_create_checksum, CREATE, "paygov-secret",
      "7d541d7dc3f3efd9472c8c1c5aae087ebc960282cb1b450c215cba44fca7dbe7"),
     (checksums.paygov_ipn_checksum, IPN, "paygov-secret",
-     "3b4c738209e9a6d4fe62117bd62583610b1aa93df75ea10782af07a6818adfbc"),
+     "a9ebd94ac9f0f1715159f98d79002eb24c512a9b4defec34dcd234f99f8346c3"),
 ])
 def test_checksum_matches_independent_value(function, message, secret, expected):
     assert function(message, secret) == expected
