@@ -166,3 +166,128 @@ def can_edit(principal: Principal | None, agencies: Iterable[str]) -> bool:
         return False
     wanted = {a for a in agencies if a}
     return bool(wanted) and wanted <= set(principal.agencies)
+
+
+# -- dashboard sessions, login throttling, account management ---------------------
+SESSION_HOURS = 12
+FREE_FAILURES_PER_USER = 5
+FREE_FAILURES_PER_ADDRESS = 20
+THROTTLE_BASE_SECONDS = 30
+THROTTLE_MAX_SECONDS = 15 * 60
+FAILURE_MEMORY = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class LoginOutcome:
+    """A login attempt's result: the principal (None = refused) and, when throttled, how long
+    the caller must wait before the next attempt is even checked."""
+
+    principal: Principal | None
+    retry_after: int = 0
+
+
+def _throttle_keys(username: str, address: str) -> dict[str, int]:
+    return {f"user:{clean(username or '').casefold()}": FREE_FAILURES_PER_USER,
+            f"addr:{address or '-'}": FREE_FAILURES_PER_ADDRESS}
+
+
+def _wait_seconds(failures: int, free: int, last_at: str, now: datetime) -> int:
+    """Seconds left before another attempt: none up to `free` failures, then 30 s doubling per
+    further failure, at most 15 min, counted from the last failure."""
+    if failures < free:
+        return 0
+    delay = min(THROTTLE_BASE_SECONDS * 2 ** (failures - free), THROTTLE_MAX_SECONDS)
+    left = datetime.fromisoformat(last_at) + timedelta(seconds=delay) - now
+    return max(0, int(left.total_seconds() + 0.999))
+
+
+def login(store: Store, username: str, password: str, address: str, *,
+          now: datetime | None = None) -> LoginOutcome:
+    """Check a dashboard login, throttled per user name and per address.
+
+    While throttled the password is not even checked (a guess then proves nothing). A failure
+    counts against both the user name and the address; a success clears the user's count.
+    """
+    now = now or datetime.now(VN_TZ)
+    keys = _throttle_keys(username, address)
+    known = store.login_failures(keys)
+    wait = max((_wait_seconds(known[k][0], free, known[k][1], now) for k, free in keys.items()
+                if k in known and datetime.fromisoformat(known[k][1]) > now - FAILURE_MEMORY), default=0)
+    if wait:
+        return LoginOutcome(None, wait)
+    principal = authenticate(store, username, password)
+    if principal is None:
+        store.record_login_failure(keys, at=now.isoformat(), reset_before=(now - FAILURE_MEMORY).isoformat())
+        return LoginOutcome(None, 0)
+    store.clear_login_failures([k for k in keys if k.startswith("user:")])
+    return LoginOutcome(principal, 0)
+
+
+def start_session(store: Store, principal: Principal, address: str) -> str:
+    """A new server-side session for `principal`: returns its id (only its hash is stored)."""
+    sid = secrets.token_urlsafe(32)
+    expires = datetime.now(VN_TZ) + timedelta(hours=SESSION_HOURS)
+    store.create_session(id_hash=hash_token(sid), username=principal.username,
+                         expires_at=expires.isoformat(timespec="seconds"), address=address)
+    return sid
+
+
+def session_principal(store: Store, sid: str | None) -> Principal | None:
+    """Who a session id stands for: None when unknown, revoked, expired or the account is disabled."""
+    if not sid or not isinstance(sid, str) or len(sid) > 200:
+        return None
+    rec = store.get_session(hash_token(sid))
+    if rec is None or rec["revoked_at"] or datetime.fromisoformat(rec["expires_at"]) <= datetime.now(VN_TZ):
+        return None
+    user = store.get_user(rec["username"])
+    if user is None or not user["active"]:
+        return None
+    return Principal(user["username"], user["role"], tuple(user["agencies"]))
+
+
+def end_session(store: Store, sid: str | None) -> None:
+    """Revoke a session server-side: a copy of its cookie stops working."""
+    if sid and isinstance(sid, str):
+        store.revoke_session(hash_token(sid))
+
+
+def _check_password(password: str) -> None:
+    if not isinstance(password, str) or len(password) < 8:
+        raise AuthError("the password must have at least 8 characters")
+    if len(password) > 1024:
+        raise AuthError("the password must have at most 1,024 characters")
+
+
+def set_active(store: Store, username: str, active: bool, *, actor: str, source: str = "cli") -> dict[str, Any]:
+    """Disable (every session and token stops working at once) or re-enable an account."""
+    if not active and clean(username) == clean(actor):
+        raise AuthError("you cannot disable your own account")
+    return store.update_user(clean(username), active=active, revoke_sessions=not active,
+                             actor=actor, source=source)
+
+
+def reset_password(store: Store, username: str, password: str, *, actor: str,
+                   source: str = "cli") -> dict[str, Any]:
+    """An administrator sets a new password; the user's sessions end."""
+    _check_password(password)
+    return store.update_user(clean(username), password_hash=hash_password(password), revoke_sessions=True,
+                             actor=actor, source=source)
+
+
+def change_own_password(store: Store, principal: Principal, current: str, new: str, *,
+                        keep_session: str | None = None, source: str = "dashboard") -> dict[str, Any]:
+    """A user changes their own password (the current one must be right); their other sessions end."""
+    if authenticate(store, principal.username, current) is None:
+        raise AuthError("the current password is wrong")
+    _check_password(new)
+    if new == current:
+        raise AuthError("the new password must differ from the current one")
+    return store.update_user(principal.username, password_hash=hash_password(new), revoke_sessions=True,
+                             keep_session=hash_token(keep_session) if keep_session else None,
+                             actor=principal.username, source=source)
+
+
+def list_accounts(store: Store) -> list[dict[str, Any]]:
+    """Every user with the time of their latest dashboard sign-in (None if never)."""
+    last = store.last_logins()
+    return [{**u, "last_login_at": last.get(u["username"])} for u in store.list_users()]

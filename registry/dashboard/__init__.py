@@ -14,7 +14,8 @@ from ..context import settings
 from . import labels
 from .blueprint import bp
 from .formatting import FILTERS
-from .security import check_csrf, csrf_token, current_principal, is_admin, is_editor, may_edit
+from .security import (StaffSessionInterface, check_csrf, csrf_token, current_principal, is_admin, is_editor,
+                       may_edit)
 from . import breakdowns, editing, imports, overview, probes, procedures, staff  # noqa: F401,E402 (routes)
 
 # (endpoint, text, endpoints under which the entry is the current page)
@@ -61,4 +62,7 @@ def _http_error(exc: HTTPException) -> Any:
 
 def init_app(app: Flask) -> None:
     """Register the dashboard blueprint at `/` (the overview is the home page)."""
+    # The session cookie: never readable by scripts, not sent on cross-site posts, Secure over HTTPS.
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+    app.session_interface = StaffSessionInterface()
     app.register_blueprint(bp)

@@ -5,7 +5,8 @@ from functools import wraps
 from typing import Any, Callable, Iterable, TypeVar
 from urllib.parse import urlsplit
 
-from flask import abort, g, request, session
+from flask import Flask, abort, g, has_request_context, request, session
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms.validators import ValidationError as CSRFValidationError
 
@@ -25,29 +26,36 @@ MSG_ROLE = "Tài khoản của bạn không có quyền dùng chức năng này.
 def current_principal() -> auth.Principal | None:
     """The signed-in staff member of this request, re-read from the store (None if anonymous).
 
-    Re-reading means a disabled account or a changed scope takes effect at the next click.
+    The cookie carries only a random session id; the session lives in the store, so logging
+    out (or disabling the account, or changing its password) ends it server-side: a copy of
+    the cookie stops working. Re-reading means a changed scope takes effect at the next click.
     """
     if "principal" not in g:
         g.principal = None
-        username = session.get("user")
-        if username:
-            user = get_store().get_user(username)
-            if user is not None and user["active"]:
-                g.principal = auth.Principal(user["username"], user["role"], tuple(user["agencies"]))
-            else:  # the account was removed or disabled
-                session.pop("user", None)
+        sid = session.get("sid")
+        if sid:
+            g.principal = auth.session_principal(get_store(), sid)
+            if g.principal is None:  # revoked, expired, or the account was removed or disabled
+                session.pop("sid", None)
     return g.principal
+
+
+def session_id() -> str | None:
+    """The id of this request's session (None when anonymous)."""
+    sid = session.get("sid")
+    return sid if isinstance(sid, str) else None
 
 
 def sign_in(principal: auth.Principal) -> None:
     """Start a fresh session for `principal` (the old one is dropped: no session fixation)."""
     session.clear()
-    session["user"] = principal.username
+    session["sid"] = auth.start_session(get_store(), principal, request.remote_addr or "")
     g.principal = principal
 
 
 def sign_out() -> None:
-    """End the session."""
+    """End the session, server-side too."""
+    auth.end_session(get_store(), session_id())
     session.clear()
     g.principal = None
 
@@ -107,6 +115,14 @@ def safe_next(target: str | None) -> str | None:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
     return target
+
+
+class StaffSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, with the `Secure` flag whenever the request came over HTTPS
+    (or `SESSION_COOKIE_SECURE` is set): HttpOnly and SameSite=Lax are set in `init_app`."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or (has_request_context() and request.is_secure)
 
 
 def check_csrf() -> None:

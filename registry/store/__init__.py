@@ -12,13 +12,15 @@ from .errors import DuplicateCode, NotFound, StoreBusy, StoreError, VersionConfl
 from .maintenance import MaintenanceMixin
 from .probes import ProbesMixin, SweepBusy
 from .procedures import ProceduresMixin
+from .sessions import SessionsMixin
 from .targets import TargetsMixin
 
 __all__ = ["Store", "open_store", "StoreError", "StoreBusy", "NotFound", "DuplicateCode", "VersionConflict",
            "VN_TZ", "now_iso", "SweepBusy"]
 
 
-class Store(ProceduresMixin, AuditMixin, TargetsMixin, ProbesMixin, MaintenanceMixin, AuthMixin):
+class Store(ProceduresMixin, AuditMixin, TargetsMixin, ProbesMixin, MaintenanceMixin, AuthMixin,
+            SessionsMixin):
     """A connection to the registry database with every operation the interfaces need."""
 
     def __init__(self, db: Any, path: str | Path) -> None:

@@ -232,7 +232,7 @@ def m008_trust(db: Database) -> None:
         db.execute("UPDATE probe_attempts SET evidence = ? WHERE id = ?",
                    [_json.dumps([view], ensure_ascii=False), aid])
     db.execute("""
-        CREATE TABLE sessions (
+        CREATE TABLE staff_sessions (
             id_hash TEXT PRIMARY KEY,
             username TEXT NOT NULL,
             created_at TEXT NOT NULL,
@@ -241,7 +241,7 @@ def m008_trust(db: Database) -> None:
             revoked_at TEXT,
             address TEXT NOT NULL DEFAULT ''
         )""")
-    db.execute("CREATE INDEX idx_sessions_user ON sessions(username, created_at)")
+    db.execute("CREATE INDEX idx_staff_sessions_user ON staff_sessions(username, created_at)")
     db.execute("""
         CREATE TABLE login_failures (
             key TEXT PRIMARY KEY,
