@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Flask, current_app, g
 
-from .store import Store, open_store
+from .store import Store, StoreDamaged, StoreError, StoreFull, open_store
 
 
 def settings() -> dict[str, Any]:
@@ -27,9 +27,47 @@ def _close(exc: BaseException | None = None) -> None:
         store.close()
 
 
+def database_problem() -> str | None:
+    """Why the app's database cannot be trusted (damaged, unreadable), or None when it opened fine."""
+    return current_app.config.get("TTHC_DATABASE_PROBLEM")
+
+
 def init_app(app: Flask) -> None:
-    """Upgrade the database once at start-up and close stores at teardown."""
+    """Upgrade the database once at start-up, keep it open, and close request stores at teardown.
+
+    - A database that cannot be opened or written at all (read-only directory, no permission)
+      raises StoreUnavailable with one clear line (the CLI prints it and exits 1).
+    - A damaged one (not a database, malformed pages) does not stop the app from being created,
+      so `tthc restore` can still repair it; the problem is recorded (`database_problem()`), and
+      `init`, `serve`, `up`, `backup` and `/readyz` refuse or report it.
+    - One connection stays open for the life of the process: it keeps SQLite's `-wal` and `-shm`
+      files in place, so that with the disk full new connections can still read (opening a WAL
+      database must otherwise create them, and fails with "disk I/O error").
+    """
     cfg = app.config["TTHC"]
-    with open_store(cfg["DATABASE"], cfg["BUSY_TIMEOUT_MS"], migrate=True):
-        pass
+    path = cfg["DATABASE"]
+    app.config["TTHC_DATABASE_PROBLEM"] = None
+    try:
+        with open_store(path, cfg["BUSY_TIMEOUT_MS"], migrate=True):
+            pass
+        app.extensions["tthc_store_keeper"] = keeper = open_store(path, cfg["BUSY_TIMEOUT_MS"], migrate=False)
+        keeper.db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except (StoreFull, StoreDamaged) as exc:  # recorded; StoreUnavailable goes up as it is
+        app.config["TTHC_DATABASE_PROBLEM"] = str(exc)
     app.teardown_appcontext(_close)
+
+
+def check_database() -> str | None:
+    """One line saying why the database must not be served or copied, or None when it is sound
+    (`PRAGMA quick_check` plus whatever went wrong at start-up)."""
+    problem = database_problem()
+    if problem:
+        return problem
+    path = settings()["DATABASE"]
+    try:
+        status = get_store().quick_check()
+    except StoreError as exc:
+        return str(exc)
+    if status != "ok":
+        return f"the database {path} is damaged (quick_check: {status}); restore a backup with `tthc restore FILE`"
+    return None

@@ -11,7 +11,7 @@ from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, 
                                generate_latest, multiprocess)
 from prometheus_client.core import GaugeMetricFamily
 
-from .context import get_store, settings
+from .context import check_database, get_store, settings
 from .logs import configure_logging
 from .store import open_store
 
@@ -97,10 +97,25 @@ def healthz() -> Any:
     return jsonify(status="ok")
 
 
+CHECK_SECONDS = 30.0
+
+
+def _integrity_problem() -> str | None:
+    """`check_database()` (quick_check), run at most every 30 s per app (so per worker process)."""
+    cache = current_app.extensions.setdefault("tthc_integrity", {})
+    if "at" not in cache or time.monotonic() - cache["at"] > CHECK_SECONDS:
+        cache["problem"] = check_database()
+        cache["at"] = time.monotonic()
+    return cache["problem"]
+
+
 @bp.get("/readyz")
 def readyz() -> Any:
-    """Readiness: the database answers and its schema is current."""
+    """Readiness: the database answers, passes `PRAGMA quick_check` and its schema is current."""
     try:
+        problem = _integrity_problem()
+        if problem:
+            return jsonify(status="damaged", database=settings()["DATABASE"], problem=problem), 503
         store = get_store()
         pending = store.pending_migrations()
         ok = store.ping() and not pending

@@ -9,7 +9,7 @@ from typing import Any, Mapping
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from ..store import StoreBusy
+from ..store import StoreBusy, StoreFull
 
 PROBLEM_MIMETYPE = "application/problem+json"
 API_PREFIX = "/api"
@@ -151,10 +151,22 @@ def handle_database_busy(error: StoreBusy) -> Response:
     )
 
 
+def handle_disk_full(error: StoreFull) -> Response:
+    """A write refused because the disk is full: 503 saying so (reads keep working), not a 500."""
+    return problem_response(
+        503,
+        slug="storage-full",
+        headers={"Retry-After": "60"},
+        detail="The disk holding the registry's database is full: nothing was written. Reads still work; "
+        "an operator must free space.",
+    )
+
+
 def attach(blueprint: Any) -> None:
     """Blueprint-level handlers, so a view's errors are problems whatever else the app registers."""
     blueprint.register_error_handler(HTTPException, _http_problem)
     blueprint.register_error_handler(StoreBusy, handle_database_busy)
+    blueprint.register_error_handler(StoreFull, handle_disk_full)
 
 
 def init_app(app: Flask) -> None:

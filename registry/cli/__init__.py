@@ -9,9 +9,10 @@ from flask.cli import FlaskGroup
 def _create_app() -> Flask:
     from registry import create_app
     from registry.settings import SettingsError
+    from registry.store import StoreError
     try:
         return create_app()
-    except SettingsError as exc:  # a clear one-line error, not a traceback
+    except (SettingsError, StoreError) as exc:  # a clear one-line error, not a traceback
         raise click.ClickException(str(exc)) from exc
 
 

@@ -12,7 +12,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from .. import coverage, exporter, importer, seeding
 from ..imports import run_import
-from ..context import get_store, settings
+from ..context import check_database, get_store, settings
 from ..reporting import coverage_report
 
 
@@ -24,6 +24,9 @@ def _echo_json(doc: object) -> None:
 @with_appcontext
 def init_cmd() -> None:
     """Create the database (or upgrade it in place) at TTHC_DATABASE."""
+    problem = check_database()
+    if problem:
+        raise click.ClickException(problem)
     store = get_store()
     store.migrate()
     click.echo(f"database ready: {store.path} ({store.count_procedures()} procedures)")

@@ -16,7 +16,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from .. import seeding
-from ..context import get_store, settings
+from ..context import check_database, get_store, settings
+from ..store import StoreError
 
 WORLD = "hanoi-2021.json"
 
@@ -36,6 +37,7 @@ def _default_world() -> str:
 @with_appcontext
 def serve_cmd(host: str | None, port: int | None) -> None:
     """Serve the dashboard and the API with gunicorn (production settings)."""
+    _refuse_damaged()
     cfg = settings()
     cmd = _gunicorn_cmd(host or cfg["HOST"], cfg["PORT"] if port is None else port)
     os.execvp(cmd[0], cmd)
@@ -116,6 +118,7 @@ def _wait_http(url: str, timeout: float = 30.0) -> bool:
 @with_appcontext
 def up_cmd(port: int | None, no_sweep: bool) -> None:
     """The main job: database, Hà Nội fixture if empty, mock portal, first sweep, scheduler, server."""
+    _refuse_damaged()
     cfg = settings()
     store = get_store()
     click.echo(f"database: {Path(store.path).resolve()}")
@@ -190,8 +193,12 @@ def _point_callbacks(portal: str, base: str, cfg: dict[str, Any]) -> None:
 @with_appcontext
 def backup_cmd(target: Path) -> None:
     """Copy the live database to TARGET (online: the server may keep running)."""
+    _refuse_damaged()
     store = get_store()
-    store.backup_to(target)
+    try:
+        store.backup_to(target)
+    except (StoreError, OSError) as exc:
+        raise click.ClickException(f"no backup written: {exc}") from None
     click.echo(f"backup of {store.path} written to {target}")
 
 
@@ -201,15 +208,26 @@ def backup_cmd(target: Path) -> None:
 @with_appcontext
 def restore_cmd(source: Path, yes: bool) -> None:
     """Replace the database's content with a backup made by `tthc backup`."""
-    store = get_store()
+    try:
+        store = get_store()
+    except StoreError as exc:
+        raise click.ClickException(f"cannot restore into it: {exc}; move it aside and restore into a new file"
+                                   ) from None
     if not yes:
         click.confirm(f"Replace everything in {store.path} with {source}?", abort=True)
     try:
         store.restore_from(source)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    store.migrate()
+        store.migrate()
+    except (ValueError, StoreError) as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"restored {store.path} from {source} ({store.count_procedures()} procedures)")
+
+
+def _refuse_damaged() -> None:
+    """Stop with one line when the database fails its check (never serve or copy a damaged file)."""
+    problem = check_database()
+    if problem:
+        raise click.ClickException(problem)
 
 
 COMMANDS = [serve_cmd, mock_portal_cmd, up_cmd, backup_cmd, restore_cmd]

@@ -11,6 +11,7 @@ from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException
 
 from ..context import settings
+from ..store import StoreFull
 from . import labels
 from .blueprint import bp
 from .formatting import FILTERS
@@ -58,6 +59,14 @@ def _http_error(exc: HTTPException) -> Any:
         message = None
     return render_template("dashboard/error.html", code=code, title=ERROR_TITLES.get(code, "Lỗi"),
                            message=message), code
+
+
+@bp.errorhandler(StoreFull)
+def _disk_full(exc: StoreFull) -> Any:
+    """A write refused because the disk is full: a Vietnamese 503 page (reading still works)."""
+    return render_template("dashboard/error.html", code=503, title="Không thể lưu dữ liệu",
+                           message="Ổ đĩa chứa cơ sở dữ liệu đã đầy nên chưa có gì được lưu. "
+                                   "Bạn vẫn xem được dữ liệu; hãy báo quản trị viên giải phóng dung lượng."), 503
 
 
 def init_app(app: Flask) -> None:

@@ -33,9 +33,10 @@ def discrepancies_csv(store: Store, cfg: Mapping[str, Any] | None = None) -> str
 
 
 __all__ = [
-    "DISCREPANCY_COLUMNS", "DISCREPANCY_KINDS", "HEAD_BYTES", "MAX_CALLBACK_BYTES", "KINDS", "Item", "NothingToResume", "ProbeConfigError",
+    "DISCREPANCY_COLUMNS", "DISCREPANCY_KINDS", "KINDS", "Item", "NothingToResume", "ProbeConfigError",
     "SelectionError", "SweepBusy", "SweepOptions", "discrepancies", "discrepancies_csv",
     "find_discrepancies", "handle_dvcqg_confirm", "handle_paygov_ipn", "plan_items", "portal_config",
     "prepare", "procedure_of", "start_scheduler", "start_sweep", "start_sweep_in_background",
     "sweep_now", "sweep_options", "to_csv", "wait_background",
+    "HEAD_BYTES", "MAX_CALLBACK_BYTES",
 ]

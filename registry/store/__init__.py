@@ -1,14 +1,16 @@
 """The store: the only part of tthc that knows table names or SQL."""
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from . import migrations
 from .audit import AuditMixin
 from .auth import AuthMixin
-from .db import VN_TZ, connect, now_iso, write_transaction
-from .errors import DuplicateCode, NotFound, StoreBusy, StoreError, VersionConflict
+from .db import DISK_FULL, VN_TZ, connect, is_disk_full, now_iso, write_transaction
+from .errors import (DuplicateCode, NotFound, StoreBusy, StoreDamaged, StoreError, StoreFull, StoreUnavailable,
+                     VersionConflict)
 from .maintenance import MaintenanceMixin
 from .probes import ProbesMixin, SweepBusy
 from .procedures import ProceduresMixin
@@ -16,7 +18,7 @@ from .sessions import SessionsMixin
 from .targets import TargetsMixin
 
 __all__ = ["Store", "open_store", "StoreError", "StoreBusy", "NotFound", "DuplicateCode", "VersionConflict",
-           "VN_TZ", "now_iso", "SweepBusy"]
+           "VN_TZ", "now_iso", "SweepBusy", "StoreFull", "StoreDamaged", "StoreUnavailable"]
 
 
 class Store(ProceduresMixin, AuditMixin, TargetsMixin, ProbesMixin, MaintenanceMixin, AuthMixin,
@@ -61,9 +63,30 @@ class Store(ProceduresMixin, AuditMixin, TargetsMixin, ProbesMixin, MaintenanceM
         self.close()
 
 
+_UNAVAILABLE = ("unable to open", "readonly", "read-only", "disk i/o error", "permission")
+
+
 def open_store(path: str | Path, busy_timeout_ms: int = 10000, migrate: bool = True) -> Store:
-    """Open the database file, upgrading its schema in place unless told not to."""
-    store = Store(connect(path, busy_timeout_ms), path)
-    if migrate:
-        store.migrate()
-    return store
+    """Open the database file, upgrading its schema in place unless told not to.
+
+    Failures say what is wrong in one line: StoreUnavailable (cannot be opened or written: a
+    read-only directory, no permission), StoreFull (the disk is full), StoreDamaged (not a
+    database, or malformed).
+    """
+    store = None
+    try:
+        store = Store(connect(path, busy_timeout_ms), path)
+        if migrate:
+            store.migrate()
+        return store
+    except (sqlite3.DatabaseError, OSError) as exc:
+        if store is not None:
+            store.close()
+        message = str(exc)
+        if is_disk_full(exc):
+            raise StoreFull(f"{path}: {DISK_FULL}") from None
+        if isinstance(exc, OSError) or any(m in message.lower() for m in _UNAVAILABLE):
+            raise StoreUnavailable(f"cannot open the database {path}: {message} "
+                                   "(check that its directory exists and is writable)") from None
+        raise StoreDamaged(f"the database {path} is damaged ({message}); "
+                           "restore a backup with `tthc restore FILE`") from None

@@ -10,7 +10,7 @@ from typing import Any, Iterator, Sequence
 
 import sqlite_utils
 
-from .errors import StoreBusy
+from .errors import StoreBusy, StoreFull
 
 # Asia/Ho_Chi_Minh has had no daylight saving since 1975: a fixed offset is exact.
 VN_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
@@ -36,6 +36,15 @@ def connect(path: str | Path, busy_timeout_ms: int = 10000) -> sqlite_utils.Data
     return sqlite_utils.Database(conn)
 
 
+DISK_FULL = "the disk holding the database is full: nothing was written (reads still work)"
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True for SQLite's "database or disk is full" (SQLITE_FULL)."""
+    return isinstance(exc, sqlite3.OperationalError) and (
+        getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc))
+
+
 @contextlib.contextmanager
 def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     """One atomic write: BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
@@ -49,9 +58,11 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
         raise StoreBusy(f"the database is busy: {exc}") from exc
     try:
         yield db
-    except BaseException:
+    except BaseException as exc:
         if db.conn.in_transaction:
             db.conn.execute("ROLLBACK")
+        if is_disk_full(exc):
+            raise StoreFull(DISK_FULL) from exc
         raise
     else:
         try:
@@ -59,6 +70,8 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
         except sqlite3.OperationalError as exc:
             if db.conn.in_transaction:
                 db.conn.execute("ROLLBACK")
+            if is_disk_full(exc):
+                raise StoreFull(DISK_FULL) from exc
             raise StoreBusy(f"the database is busy: {exc}") from exc
 
 

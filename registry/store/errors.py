@@ -23,3 +23,15 @@ class VersionConflict(StoreError):
 
 class StoreBusy(StoreError):
     """Another writer held the database longer than the busy timeout; retrying later may work."""
+
+
+class StoreFull(StoreBusy):
+    """The disk (or the database's size limit) is full: nothing was written; reads still work."""
+
+
+class StoreDamaged(StoreError):
+    """The database file fails SQLite's integrity check (or is not a database at all)."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be opened or written at all (missing permission, read-only directory)."""
