@@ -67,14 +67,15 @@ def user_add(
 @user_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def user_list(as_json: bool) -> None:
-    """List users with their role and agencies."""
-    users = get_store().list_users()
+    """List users with their role, agencies and latest dashboard sign-in."""
+    users = auth.list_accounts(get_store())
     if as_json:
         _echo_json(users)
         return
     for u in users:
         state = "" if u["active"] else " (inactive)"
-        click.echo(f"{u['username']}\t{u['role']}\t{'; '.join(u['agencies'])}{state}")
+        click.echo(f"{u['username']}\t{u['role']}\t{'; '.join(u['agencies'])}{state}\t"
+                   f"last login {u['last_login_at'] or 'never'}")
 
 
 @click.group("token", cls=AppGroup)
@@ -138,6 +139,47 @@ def token_revoke(token_id: int, actor: str) -> None:
     except NotFound as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"token {rec['id']} of {rec['username']} revoked at {rec['revoked_at']}")
+
+
+@user_group.command("disable")
+@click.argument("username")
+@click.option("--actor", default="cli", show_default=True, help="Name recorded in the audit log.")
+def user_disable(username: str, actor: str) -> None:
+    """Disable USERNAME: its sessions end and its tokens stop working at once (kept, not deleted)."""
+    try:
+        user = auth.set_active(get_store(), username, False, actor=actor, source="cli")
+    except (auth.AuthError, NotFound) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"user {user['username']} disabled")
+
+
+@user_group.command("enable")
+@click.argument("username")
+@click.option("--actor", default="cli", show_default=True, help="Name recorded in the audit log.")
+def user_enable(username: str, actor: str) -> None:
+    """Re-enable USERNAME (it signs in again; its unexpired, unrevoked tokens work again)."""
+    try:
+        user = auth.set_active(get_store(), username, True, actor=actor, source="cli")
+    except (auth.AuthError, NotFound) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"user {user['username']} enabled")
+
+
+@user_group.command("reset-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from the first line of stdin.")
+@click.option("--actor", default="cli", show_default=True, help="Name recorded in the audit log.")
+def user_reset_password(username: str, password_stdin: bool, actor: str) -> None:
+    """Set a new password for USERNAME; its dashboard sessions end."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = auth.reset_password(get_store(), username, password, actor=actor, source="cli")
+    except (auth.AuthError, NotFound) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"password of {user['username']} reset; its sessions ended")
 
 
 COMMANDS = [user_group, token_group]

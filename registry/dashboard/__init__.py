@@ -18,6 +18,7 @@ from .formatting import FILTERS
 from .security import (StaffSessionInterface, check_csrf, csrf_token, current_principal, is_admin, is_editor,
                        may_edit)
 from . import breakdowns, editing, imports, overview, probes, procedures, staff  # noqa: F401,E402 (routes)
+from . import accounts  # noqa: F401,E402 (routes)
 
 # (endpoint, text, endpoints under which the entry is the current page)
 NAV = (("dashboard.overview", "Tổng quan", ()),

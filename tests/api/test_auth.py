@@ -269,7 +269,7 @@ def test_cli_user_and_token_lifecycle(api_app, api, db):
     assert out.exit_code == 0, out.output
     assert auth.authenticate(db, "nam", "a-long-password").agencies == (JUSTICE,)
     listing = runner.invoke(args=["user", "list"])
-    assert re.search(rf"^nam\teditor\t{JUSTICE}$", listing.output, re.M)
+    assert re.search(rf"^nam\teditor\t{JUSTICE}\tlast login never$", listing.output, re.M)
 
     created = runner.invoke(
         args=["token", "create", "nam", "--name", "laptop", "--expires-days", "30"]

@@ -119,3 +119,71 @@ def test_a_password_reset_ends_sessions_and_the_new_password_works(dash_app, das
     accounts = {a["username"]: a for a in auth.list_accounts(dash_store)}
     assert accounts[VIEWER.username]["last_login_at"] is not None
     assert accounts[EDITOR.username]["last_login_at"] is None
+
+
+# -- account pages (issue 13 item 2) ---------------------------------------------------------
+def test_an_officer_changes_their_own_password(dash_app):
+    client = dash_app.test_client()
+    login(client, EDITOR)
+    other_device = dash_app.test_client()
+    login(other_device, EDITOR)
+    page = client.get("/account/password").get_data(as_text=True)
+    assert "Đổi mật khẩu" in page and "Mật khẩu hiện tại" in page
+    token = csrf_of(client, "/account/password")
+    wrong = client.post("/account/password", data={"current_password": "sai", "new_password": "mat-khau-moi-1",
+                                                   "new_password_again": "mat-khau-moi-1", "csrf_token": token})
+    assert wrong.status_code == 422 and "Mật khẩu hiện tại không đúng" in wrong.get_data(as_text=True)
+    short = client.post("/account/password", data={"current_password": EDITOR.password, "new_password": "ngan",
+                                                   "new_password_again": "ngan", "csrf_token": token})
+    assert short.status_code == 422 and "ít nhất 8 ký tự" in short.get_data(as_text=True)
+    ok = client.post("/account/password", data={"current_password": EDITOR.password,
+                                                "new_password": "mat-khau-moi-1",
+                                                "new_password_again": "mat-khau-moi-1", "csrf_token": token})
+    assert ok.status_code == 302
+    assert "Đăng xuất" in client.get("/").get_data(as_text=True)  # this session goes on
+    assert "Đăng xuất" not in other_device.get("/").get_data(as_text=True)  # the other one ended
+    assert _attempt(dash_app.test_client(), "mat-khau-moi-1").status_code == 302
+
+
+def test_an_admin_lists_disables_enables_and_resets(dash_app, dash_store):
+    login(dash_app.test_client(), EDITOR)
+    admin = dash_app.test_client()
+    login(admin, ADMIN)
+    page = admin.get("/admin/users").get_data(as_text=True)
+    assert 'id="user-tuphap"' in page and "Chưa đăng nhập" in page and "Đang hoạt động" in page
+    token = csrf_of(admin, "/admin/users")
+    resp = admin.post(f"/admin/users/{EDITOR.username}", data={"action": "disable", "csrf_token": token})
+    assert resp.status_code == 302
+    assert not dash_store.get_user(EDITOR.username)["active"]
+    assert "Đã khóa" in admin.get("/admin/users").get_data(as_text=True)
+    assert _attempt(dash_app.test_client(), EDITOR.password).status_code == 401
+    admin.post(f"/admin/users/{EDITOR.username}", data={"action": "enable", "csrf_token": token})
+    admin.post(f"/admin/users/{EDITOR.username}", data={"action": "reset_password", "new_password": "dat-lai-123",
+                                                        "csrf_token": token})
+    assert _attempt(dash_app.test_client(), "dat-lai-123").status_code == 302
+    actions = [e["action"] for e in dash_store.list_audit(entity="user", key=EDITOR.username, order="asc")]
+    assert actions[-3:] == ["disable", "enable", "password"]
+    # An admin cannot lock themselves out; others may not use the page at all.
+    admin.post(f"/admin/users/{ADMIN.username}", data={"action": "disable", "csrf_token": token})
+    assert dash_store.get_user(ADMIN.username)["active"]
+    editor = dash_app.test_client()
+    login(editor, EDITOR.__class__(EDITOR.username, "dat-lai-123", EDITOR.role, EDITOR.agencies))
+    assert editor.get("/admin/users").status_code == 403
+    assert editor.post(f"/admin/users/{VIEWER.username}", data={"action": "disable",
+                                                                "csrf_token": csrf_of(editor, "/")}).status_code == 403
+
+
+def test_cli_disable_enable_reset_and_list_last_login(dash_app, dash_store):
+    login(dash_app.test_client(), VIEWER)
+    runner = dash_app.test_cli_runner()
+    listing = runner.invoke(args=["user", "list"]).output
+    assert f"{EDITOR.username}\teditor" in listing and "last login never" in listing
+    assert "last login 20" in [line for line in listing.splitlines() if line.startswith(VIEWER.username)][0]
+    assert runner.invoke(args=["user", "disable", EDITOR.username]).exit_code == 0
+    assert not dash_store.get_user(EDITOR.username)["active"]
+    assert runner.invoke(args=["user", "enable", EDITOR.username]).exit_code == 0
+    out = runner.invoke(args=["user", "reset-password", EDITOR.username, "--password-stdin"], input="mat-khau-cli-1\n")
+    assert out.exit_code == 0, out.output
+    assert auth.authenticate(dash_store, EDITOR.username, "mat-khau-cli-1") is not None
+    missing = runner.invoke(args=["user", "disable", "khong-co"])
+    assert missing.exit_code == 1 and "no user named" in missing.output
