@@ -94,7 +94,6 @@ def confirm_is_signed(body: dict[str, Any], secret: str = SECRET) -> bool:
 
 
 def ipn_is_signed(body: dict[str, Any], secret_key: str = "paygov-secret") -> bool:
-    """Whether an IPN carries the checksum the contract prescribes."""
-    return body.get("checksum") == sha(secret_key + body["orderId"] + body["requestCode"]
-                                       + body["amount"] + body["errorCode"]
-                                       + body["transactionNo"])
+    """Whether an IPN carries the checksum the contract (v2) prescribes: the fields joined by `|`."""
+    fields = ("orderId", "requestCode", "amount", "errorCode", "transactionNo", "payDate", "orderInfo")
+    return body.get("checksum") == sha("|".join([body[k] for k in fields] + [secret_key]))
