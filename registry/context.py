@@ -33,16 +33,15 @@ def database_problem() -> str | None:
 
 
 def init_app(app: Flask) -> None:
-    """Upgrade the database once at start-up, keep it open, and close request stores at teardown.
+    """Upgrade the database once at start-up and close request stores at teardown.
 
     - A database that cannot be opened or written at all (read-only directory, no permission)
       raises StoreUnavailable with one clear line (the CLI prints it and exits 1).
     - A damaged one (not a database, malformed pages) does not stop the app from being created,
       so `tthc restore` can still repair it; the problem is recorded (`database_problem()`), and
       `init`, `serve`, `up`, `backup` and `/readyz` refuse or report it.
-    - One connection stays open for the life of the process: it keeps SQLite's `-wal` and `-shm`
-      files in place, so that with the disk full new connections can still read (opening a WAL
-      database must otherwise create them, and fails with "disk I/O error").
+    - With the disk full, connections fall back to read-only (see `store.db.connect`): reads
+      keep working and writes answer 503.
     """
     cfg = app.config["TTHC"]
     path = cfg["DATABASE"]
@@ -50,8 +49,6 @@ def init_app(app: Flask) -> None:
     try:
         with open_store(path, cfg["BUSY_TIMEOUT_MS"], migrate=True):
             pass
-        app.extensions["tthc_store_keeper"] = keeper = open_store(path, cfg["BUSY_TIMEOUT_MS"], migrate=False)
-        keeper.db.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except (StoreFull, StoreDamaged) as exc:  # recorded; StoreUnavailable goes up as it is
         app.config["TTHC_DATABASE_PROBLEM"] = str(exc)
     app.teardown_appcontext(_close)

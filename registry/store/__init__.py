@@ -8,7 +8,7 @@ from typing import Any
 from . import migrations
 from .audit import AuditMixin
 from .auth import AuthMixin
-from .db import DISK_FULL, VN_TZ, connect, is_disk_full, now_iso, write_transaction
+from .db import DISK_FULL, VN_TZ, connect, is_disk_full, is_frozen, now_iso, write_transaction
 from .errors import (DuplicateCode, NotFound, StoreBusy, StoreDamaged, StoreError, StoreFull, StoreUnavailable,
                      VersionConflict)
 from .maintenance import MaintenanceMixin
@@ -76,9 +76,15 @@ def open_store(path: str | Path, busy_timeout_ms: int = 10000, migrate: bool = T
     store = None
     try:
         store = Store(connect(path, busy_timeout_ms), path)
-        if migrate:
+        if migrate and is_frozen(store.db) and store.pending_migrations():
+            raise StoreFull(f"{path}: {DISK_FULL}; {len(store.pending_migrations())} migration(s) pending")
+        if migrate and not is_frozen(store.db):
             store.migrate()
         return store
+    except StoreFull:
+        if store is not None:
+            store.close()
+        raise
     except (sqlite3.DatabaseError, OSError) as exc:
         if store is not None:
             store.close()

@@ -51,7 +51,7 @@ def build(path: Path) -> Path:
     for row in ROWS[:60]:
         resp = client.post("/api/v1/procedures", json=row, headers={"Authorization": f"Bearer {token}"})
         assert resp.status_code == 201, resp.get_json()
-    with open_store(path) as store:  # the app keeps a connection open: fold the WAL into the file
+    with open_store(path) as store:  # fold the WAL into the file before it is copied
         store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return path
 
