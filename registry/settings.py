@@ -7,6 +7,8 @@ from typing import Any, Mapping
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from . import errors
+
 PREFIX = "TTHC_"
 
 
@@ -85,7 +87,7 @@ BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 _Schema = Schema.from_dict({s.name: s.field for s in SETTINGS})
 
 
-class SettingsError(ValueError):
+class SettingsError(errors.InvalidInput):
     """A `TTHC_` variable holds a value its setting does not accept."""
 
 

@@ -13,6 +13,8 @@ import click
 from flask import Flask
 from flask.cli import ScriptInfo
 
+from registry.errors import RegistryError
+
 #: The modules whose `COMMANDS` list makes up the CLI, in the order `--help` shows them.
 COMMAND_MODULES = ("registry.cli.data", "registry.cli.auth", "registry.cli.probe", "registry.cli.serve")
 
@@ -40,6 +42,13 @@ def commands() -> list[click.Command]:
 class _Group(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)  # registration order, not alphabetical
+
+    def invoke(self, ctx: click.Context) -> object:
+        """Any error of the registry's tree is one line on stderr and exit status 1, never a traceback."""
+        try:
+            return super().invoke(ctx)
+        except RegistryError as exc:
+            raise click.ClickException(str(exc)) from exc
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
