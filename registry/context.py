@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Flask, current_app, g
 
-from .store import Store, StoreDamaged, StoreError, StoreFull, open_store
+from .store import Store, StoreError, open_store
 
 
 def settings() -> dict[str, Any]:
@@ -14,10 +14,15 @@ def settings() -> dict[str, Any]:
 
 
 def get_store() -> Store:
-    """The store of this request or command, opened on first use and closed at teardown."""
+    """The store of this request or command, opened on first use and closed at teardown.
+
+    CLI commands set `TTHC_MIGRATE_ON_OPEN` (a command that uses the store may create the database);
+    the web app never migrates: `serve`/`up` do it once before the workers start.
+    """
     if "store" not in g:
         cfg = settings()
-        g.store = open_store(cfg["DATABASE"], cfg["BUSY_TIMEOUT_MS"], migrate=False)
+        migrate = bool(current_app.config.get("TTHC_MIGRATE_ON_OPEN", False))
+        g.store = open_store(cfg["DATABASE"], cfg["BUSY_TIMEOUT_MS"], migrate=migrate)
     return g.store
 
 
@@ -27,39 +32,14 @@ def _close(exc: BaseException | None = None) -> None:
         store.close()
 
 
-def database_problem() -> str | None:
-    """Why the app's database cannot be trusted (damaged, unreadable), or None when it opened fine."""
-    return current_app.config.get("TTHC_DATABASE_PROBLEM")
-
-
 def init_app(app: Flask) -> None:
-    """Upgrade the database once at start-up and close request stores at teardown.
-
-    - A database that cannot be opened or written at all (read-only directory, no permission)
-      raises StoreUnavailable with one clear line (the CLI prints it and exits 1).
-    - A damaged one (not a database, malformed pages) does not stop the app from being created,
-      so `tthc restore` can still repair it; the problem is recorded (`database_problem()`), and
-      `init`, `serve`, `up`, `backup` and `/readyz` refuse or report it.
-    - With the disk full, connections fall back to read-only (see `store.db.connect`): reads
-      keep working and writes answer 503.
-    """
-    cfg = app.config["TTHC"]
-    path = cfg["DATABASE"]
-    app.config["TTHC_DATABASE_PROBLEM"] = None
-    try:
-        with open_store(path, cfg["BUSY_TIMEOUT_MS"], migrate=True):
-            pass
-    except (StoreFull, StoreDamaged) as exc:  # recorded; StoreUnavailable goes up as it is
-        app.config["TTHC_DATABASE_PROBLEM"] = str(exc)
+    """Close stores at teardown. The factory never opens the database (see `create_app`)."""
     app.teardown_appcontext(_close)
 
 
 def check_database() -> str | None:
     """One line saying why the database must not be served or copied, or None when it is sound
-    (`PRAGMA quick_check` plus whatever went wrong at start-up)."""
-    problem = database_problem()
-    if problem:
-        return problem
+    (it opens, and passes `PRAGMA quick_check`)."""
     path = settings()["DATABASE"]
     try:
         status = get_store().quick_check()

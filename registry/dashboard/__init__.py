@@ -11,7 +11,7 @@ from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException
 
 from ..context import settings
-from ..store import StoreFull
+from ..errors import RegistryError
 from . import labels
 from .blueprint import bp
 from .formatting import FILTERS
@@ -62,12 +62,11 @@ def _http_error(exc: HTTPException) -> Any:
                            message=message), code
 
 
-@bp.errorhandler(StoreFull)
-def _disk_full(exc: StoreFull) -> Any:
-    """A write refused because the disk is full: a Vietnamese 503 page (reading still works)."""
-    return render_template("dashboard/error.html", code=503, title="Không thể lưu dữ liệu",
-                           message="Ổ đĩa chứa cơ sở dữ liệu đã đầy nên chưa có gì được lưu. "
-                                   "Bạn vẫn xem được dữ liệu; hãy báo quản trị viên giải phóng dung lượng."), 503
+@bp.errorhandler(RegistryError)
+def _registry_error(exc: RegistryError) -> Any:
+    """Errors of the registry's tree as the Vietnamese error page (never the English message)."""
+    return render_template("dashboard/error.html", code=exc.status, title=exc.title_vi,
+                           message=exc.message_vi), exc.status
 
 
 def init_app(app: Flask) -> None:

@@ -60,8 +60,8 @@ def admin_user_action(username: str) -> Any:
     try:
         if action == "disable":
             auth.set_active(store, username, False, actor=actor, source="dashboard")
-            flash(f"Đã khóa tài khoản {username}; các phiên đăng nhập và mã truy cập API của tài khoản này hết hiệu lực.",
-                  "success")
+            flash(f"Đã khóa tài khoản {username}; các phiên đăng nhập và mã truy cập API "
+                  "của tài khoản này hết hiệu lực.", "success")
         elif action == "enable":
             auth.set_active(store, username, True, actor=actor, source="dashboard")
             flash(f"Đã mở khóa tài khoản {username}.", "success")
