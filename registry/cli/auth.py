@@ -182,7 +182,12 @@ def token_revoke(token_id: int, actor: str) -> None:
 @click.argument("username")
 @click.option("--actor", default="cli", show_default=True, help="Name recorded in the audit log.")
 def user_disable(username: str, actor: str) -> None:
-    """Disable USERNAME: its sessions end and its tokens stop working at once (kept, not deleted)."""
+    """Disable USERNAME: its sessions end and its tokens stop working at once (kept, not deleted).
+
+    \b
+    Example:
+        tthc user disable tuphap --actor quantri
+    """
     try:
         user = auth.set_active(get_store(), username, False, actor=actor, source="cli")
     except (auth.AuthError, NotFound) as exc:
@@ -194,7 +199,12 @@ def user_disable(username: str, actor: str) -> None:
 @click.argument("username")
 @click.option("--actor", default="cli", show_default=True, help="Name recorded in the audit log.")
 def user_enable(username: str, actor: str) -> None:
-    """Re-enable USERNAME (it signs in again; its unexpired, unrevoked tokens work again)."""
+    """Re-enable USERNAME (it signs in again; its unexpired, unrevoked tokens work again).
+
+    \b
+    Example:
+        tthc user enable tuphap
+    """
     try:
         user = auth.set_active(get_store(), username, True, actor=actor, source="cli")
     except (auth.AuthError, NotFound) as exc:
@@ -207,7 +217,12 @@ def user_enable(username: str, actor: str) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the new password from the first line of stdin.")
 @click.option("--actor", default="cli", show_default=True, help="Name recorded in the audit log.")
 def user_reset_password(username: str, password_stdin: bool, actor: str) -> None:
-    """Set a new password for USERNAME; its dashboard sessions end."""
+    """Set a new password for USERNAME; its dashboard sessions end.
+
+    \b
+    Example:
+        printf 'a-new-long-password\\n' | tthc user reset-password tuphap --password-stdin
+    """
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:

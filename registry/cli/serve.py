@@ -49,12 +49,12 @@ def serve_cmd(host: str | None, port: int | None) -> None:
     Example:
         tthc serve --host 0.0.0.0 --port 8080
     """
-    _refuse_damaged()
     cfg = settings()
     host = host or cfg["HOST"]
     port = cfg["PORT"] if port is None else port
     _check_settings(cfg)
     _check_port(host, port)
+    _refuse_damaged()
     get_store().migrate()
     with Supervisor() as sup:
         sup.start_server(host, port)
@@ -213,12 +213,12 @@ def up_cmd(port: int | None, no_sweep: bool) -> None:
         tthc up
         TTHC_PORTAL_URL=https://portal.example tthc up --port 8080
     """
-    _refuse_damaged()
     cfg = settings()
     host = cfg["HOST"]
     port = cfg["PORT"] if port is None else port
     _check_settings(cfg)
     _check_port(host, port)
+    _refuse_damaged()
     store = get_store()
     store.migrate()
     click.echo(f"database: {Path(store.path).resolve()}")
