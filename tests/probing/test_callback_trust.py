@@ -134,6 +134,12 @@ def test_public_evidence_of_a_callback_is_redacted(client, db):
     assert history["items"][0]["evidence"][0]["transaction_no"] == "PG20261122000009"
     page = client.get(f"/procedures/{CODE}").get_data(as_text=True)
     assert body["checksum"] not in page and "Nguyen Van A" not in page
+    for table in ("payments", "probes"):
+        download = client.get(f"/procedures/{CODE}?format=json&table={table}").get_data(as_text=True)
+        assert "PG20261122000009" in download
+        assert body["checksum"] not in download and "Nguyen Van A" not in download
+    audit = client.get("/api/v1/audit?entity=payment").get_data(as_text=True)
+    assert body["checksum"] not in audit and "Nguyen Van A" not in audit
 
 
 # -- rejected callbacks cannot fill the disk ------------------------------------
