@@ -4,10 +4,15 @@ Rows only: the rules (hashing, throttling policy, who may do what) live in `regi
 """
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any, Iterable
 
 from .db import now_iso, write_transaction
 from .errors import NotFound
+
+def _days_ago(iso: str, days: int) -> str:
+    return (datetime.fromisoformat(iso) - timedelta(days=days)).isoformat()
+
 
 SESSION_COLS = ("id_hash", "username", "created_at", "last_seen_at", "expires_at", "revoked_at", "address")
 
@@ -22,6 +27,10 @@ class SessionsMixin:
         """Store a new session (only the hash of its id)."""
         now = now_iso()
         with write_transaction(self.db):
+            # Sessions expired long ago are forgotten, but each user's latest (it dates their last login).
+            self.db.execute("DELETE FROM staff_sessions WHERE expires_at < ? AND created_at < (SELECT max(created_at) "
+                            "FROM staff_sessions s WHERE s.username = staff_sessions.username)",
+                            [_days_ago(now, 30)])
             self.db.execute("INSERT INTO staff_sessions (id_hash, username, created_at, last_seen_at, expires_at, "
                             "address) VALUES (?, ?, ?, ?, ?, ?)",
                             [id_hash, username, now, now, expires_at, address[:100]])
@@ -63,6 +72,8 @@ class SessionsMixin:
     def record_login_failure(self, keys: Iterable[str], *, at: str, reset_before: str) -> None:
         """Count one failed login against each key (a count older than `reset_before` restarts at 1)."""
         with write_transaction(self.db):
+            # Counts nobody has added to since `reset_before` restart anyway: forget them (bounded table).
+            self.db.execute("DELETE FROM login_failures WHERE last_at < ?", [reset_before])
             self.db.conn.executemany(
                 "INSERT INTO login_failures (key, failures, last_at) VALUES (?, 1, ?) ON CONFLICT (key) DO UPDATE "
                 "SET failures = CASE WHEN last_at < ? THEN 1 ELSE failures + 1 END, last_at = excluded.last_at",

@@ -187,3 +187,22 @@ def test_cli_disable_enable_reset_and_list_last_login(dash_app, dash_store):
     assert auth.authenticate(dash_store, EDITOR.username, "mat-khau-cli-1") is not None
     missing = runner.invoke(args=["user", "disable", "khong-co"])
     assert missing.exit_code == 1 and "no user named" in missing.output
+
+
+def test_old_sessions_and_failures_do_not_pile_up_but_last_logins_stay(tmp_path):
+    from registry.store import open_store
+    with open_store(tmp_path / "r.db") as store:
+        old = "2026-01-01T08:00:00+07:00"
+        with store.db.conn:
+            for i in range(3):
+                store.db.conn.execute("INSERT INTO staff_sessions (id_hash, username, created_at, last_seen_at, "
+                                      "expires_at) VALUES (?, ?, ?, ?, ?)",
+                                      [f"h{i}", "a" if i < 2 else "b", f"2026-01-0{i + 1}T08:00:00+07:00", old, old])
+            store.db.conn.execute("INSERT INTO login_failures VALUES ('user:x', 3, ?)", [old])
+        store.create_session(id_hash="new", username="a", expires_at="2099-01-01T00:00:00+07:00", address="")
+        kept = {r[0] for r in store.db.execute("SELECT id_hash FROM staff_sessions")}
+        assert kept == {"h1", "h2", "new"}  # a's oldest went; b's only one stays (its last login)
+        assert store.last_logins()["b"] == "2026-01-03T08:00:00+07:00"
+        store.record_login_failure(["user:y"], at=datetime.now(VN_TZ).isoformat(),
+                                   reset_before=(datetime.now(VN_TZ) - auth.FAILURE_MEMORY).isoformat())
+        assert {r[0] for r in store.db.execute("SELECT key FROM login_failures")} == {"user:y"}
