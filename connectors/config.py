@@ -56,6 +56,9 @@ class PortalConfig:
     )
     lgsp_client_id: str = "tthc"
     lgsp_client_secret: str = field(default="lgsp-secret", repr=False)
+    # PayGov's own bearer token when the deployment issues one apart from the LGSP token
+    # (contract section 4); None: the LGSP access token is sent as both.
+    paygov_bearer: str | None = field(default=None, repr=False)
 
     # Patience: timeout is the whole budget of ONE attempt (connect + send + read).
     timeout: float = 10.0
@@ -69,6 +72,12 @@ class PortalConfig:
     # Probe behaviour.
     catalog_page_size: int = 200
     catalog_max_pages: int = 20
+    # A sweep's catalogue walk (one cursor walk instead of a search per procedure).
+    catalog_walk_page_size: int = 500
+    catalog_walk_max_pages: int = 200
+    # LayDVC without maTTHC answering this many entries or more is taken as truncated (None: no
+    # limit known; an announced `total` larger than the entries always means truncated).
+    lay_dvc_bulk_limit: int | None = None
     probe_amount: int = 10000
     client_ip: str = "127.0.0.1"
     user_agent: str = "tthc-connectors/0.1"
@@ -111,11 +120,19 @@ class PortalConfig:
             ("retries", 0),
             ("catalog_page_size", 1),
             ("catalog_max_pages", 1),
+            ("catalog_walk_page_size", 1),
+            ("catalog_walk_max_pages", 1),
             ("probe_amount", 1),
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 problems.append(f"{name} must be an integer >= {low}")
+        if self.lay_dvc_bulk_limit is not None and (
+            isinstance(self.lay_dvc_bulk_limit, bool)
+            or not isinstance(self.lay_dvc_bulk_limit, int)
+            or self.lay_dvc_bulk_limit < 1
+        ):
+            problems.append("lay_dvc_bulk_limit must be None or an integer >= 1")
         if isinstance(self.paygov_not_configured_codes, str) or not all(
             isinstance(c, str) for c in self.paygov_not_configured_codes
         ):

@@ -157,7 +157,8 @@ class PayGovClient:
                     service_code=code,
                 )
 
-            headers = {"Authorization": f"Bearer {token.value}", "lgspaccesstoken": token.value}
+            bearer = self.config.paygov_bearer or token.value
+            headers = {"Authorization": f"Bearer {bearer}", "lgspaccesstoken": token.value}
             exchange = await self.transport.send(
                 "paygov",
                 "create",
