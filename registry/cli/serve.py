@@ -139,6 +139,11 @@ def up_cmd(port: int | None, no_sweep: bool) -> None:
             portal = _start_mock_portal(children, _default_world())
             click.echo(f"mock portal: {portal} (TTHC_PORTAL_URL is empty)")
             _point_callbacks(portal, base, cfg)
+            if "TTHC_PROBE_RATE" not in os.environ:
+                # The polite default rate is for portals that are not ours; our own mock_portal
+                # takes the first sweep unthrottled (seconds instead of minutes).
+                os.environ["TTHC_PROBE_RATE"] = "0"
+                cfg["PROBE_RATE"] = 0.0
         os.environ["TTHC_PORTAL_URL"] = portal
         cfg["PORTAL_URL"] = portal
         server = children.start("server", _gunicorn_cmd(host, port), env={**os.environ})

@@ -191,3 +191,16 @@ def apply(db: Database) -> None:
 def pending(db: Database) -> list[str]:
     """Names of migrations not yet applied (empty when the schema is current)."""
     return [m.name for m in migrations.pending(db)]
+
+
+@migrations()
+def m014_probe_run_items(db: Database) -> None:
+    """What each sweep planned to probe, fixed when it opens: a run's `total` is its plan, and a
+    procedure imported while it runs (or before its worker process starts) is not probed by it."""
+    db.execute("""
+        CREATE TABLE probe_run_items (
+            run_id INTEGER NOT NULL REFERENCES probe_runs(id),
+            code TEXT NOT NULL,
+            dimension TEXT NOT NULL,
+            PRIMARY KEY (run_id, code, dimension)
+        ) WITHOUT ROWID""")
