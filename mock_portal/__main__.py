@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "server-rendered pages naming the procedure (legacy)")
     p.add_argument("--session-max-calls", type=int, default=None,
                    help="an adapter session answers 03 after this many calls")
+    p.add_argument("--laydvc-bulk", default=None, metavar="full|refuse|truncate:N",
+                   help="how LayDVC without maTTHC answers (default full)")
     p.add_argument("--split", action="store_true",
                    help="also serve each upstream on a port of its own (printed one per line)")
     return p
@@ -42,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         ("SESSION_TTL", args.session_ttl), ("TOKEN_TTL", args.token_ttl),
         ("DVCQG_CALLBACK_URL", args.callback_url), ("PAYGOV_IPN_URL", args.ipn_url),
         ("PUBLIC_URL", args.public_url), ("STYLE", args.style),
-        ("SESSION_MAX_CALLS", args.session_max_calls)) if value is not None}
+        ("SESSION_MAX_CALLS", args.session_max_calls),
+        ("LAYDVC_BULK", args.laydvc_bulk)) if value is not None}
     from mock_portal.server import serve
     try:
         return serve(host=args.host, port=args.port, world=args.world, faults=args.faults,

@@ -30,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "CLOCK": time.monotonic,         # expiry clock (tests inject a fake one)
     "STYLE": "spa",                  # citizen pages: "spa" (app shell + script) or "legacy"
     "SESSION_MAX_CALLS": None,       # an adapter session dies after this many calls (None: TTL only)
+    "LAYDVC_BULK": "full",           # LayDVC without maTTHC: "full", "refuse" or "truncate:N"
 }
 
 
