@@ -47,10 +47,14 @@ def serve_cmd(host: str | None, port: int | None) -> None:
 @click.option("--world", type=click.Path(exists=True, dir_okay=False), help="World file (JSON).")
 @click.option("--faults", help="Fault profile name or JSON file.")
 @click.option("--seed", default=0, show_default=True, type=int)
-def mock_portal_cmd(host: str, port: int, world: str | None, faults: str | None, seed: int) -> None:
+@click.option("--style", type=click.Choice(["spa", "legacy"]), default="spa", show_default=True,
+              help="Citizen pages: a single-page app (like today's portal) or server-rendered.")
+@click.option("--split", is_flag=True, help="Also serve each upstream on a port of its own.")
+def mock_portal_cmd(host: str, port: int, world: str | None, faults: str | None, seed: int, style: str,
+                    split: bool) -> None:
     """Run mock_portal, the stand-in for DVCQG and the payment platforms."""
     from mock_portal.server import serve
-    serve(host=host, port=port, world=world, faults=faults, seed=seed)
+    serve(host=host, port=port, world=world, faults=faults, seed=seed, split=split, style=style)
 
 
 class Children:
