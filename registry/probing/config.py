@@ -6,13 +6,14 @@ from typing import Any, Mapping
 
 from connectors import ConfigurationError, PortalConfig
 
+from .. import errors
 
 #: Per-upstream URL settings and the PortalConfig field each one fills.
 UPSTREAM_SETTINGS = {"CATALOG_URL": "dvcqg_url", "ADAPTER_URL": "adapter_url", "PAYMENT_URL": "payment_url",
                      "LGSP_URL": "lgsp_url", "PAYGOV_URL": "paygov_url"}
 
 
-class ProbeConfigError(ValueError):
+class ProbeConfigError(errors.InvalidInput):
     """The settings do not allow a sweep (no portal URL, an invalid URL...)."""
 
 
