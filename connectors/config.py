@@ -62,6 +62,11 @@ class PortalConfig:
 
     # Patience: timeout is the whole budget of ONE attempt (connect + send + read).
     timeout: float = 10.0
+    # After a timed-out attempt, the call's next attempt waits `timeout_growth` times longer,
+    # up to `timeout_cap` x timeout: a portal (or a machine) slowed by load is not asked to
+    # answer within the deadline it just missed, again and again.
+    timeout_growth: float = 2.0
+    timeout_cap: float = 4.0
     retries: int = 3
     backoff_base: float = 0.5
     backoff_max: float = 8.0
@@ -113,6 +118,9 @@ class PortalConfig:
         for name in ("timeout",):
             if not _finite(getattr(self, name)) or getattr(self, name) <= 0:
                 problems.append(f"{name} must be a positive number of seconds")
+        for name in ("timeout_growth", "timeout_cap"):
+            if not _finite(getattr(self, name)) or getattr(self, name) < 1:
+                problems.append(f"{name} must be a number >= 1")
         for name in ("backoff_base", "backoff_max", "retry_after_max", "token_refresh_margin"):
             if not _finite(getattr(self, name)) or getattr(self, name) < 0:
                 problems.append(f"{name} must be a number of seconds >= 0")
@@ -139,6 +147,12 @@ class PortalConfig:
             problems.append("paygov_not_configured_codes must be a tuple of strings")
         if problems:
             raise ConfigurationError(problems)
+
+    def attempt_timeout(self, timeouts: int) -> float:
+        """The deadline of an attempt after `timeouts` timed-out attempts of the same call."""
+        if timeouts <= 0:
+            return self.timeout
+        return min(self.timeout * self.timeout_growth**timeouts, self.timeout * self.timeout_cap)
 
     @property
     def attempts(self) -> int:

@@ -196,8 +196,12 @@ class Transport:
                     head = headers() if callable(headers) else headers
                     record = CallRecord(upstream, service, method, url, number, iso_now())
                     exchange.calls.append(record)
+                    # A deadline that just proved too tight is not imposed again as is: each
+                    # timed-out attempt of this call doubles the next one's (up to the cap).
+                    timeouts = sum(1 for c in exchange.calls if c.outcome == "timeout")
                     response, judgement = await self._once(
-                        record, method, url, payload, form, head, judge, follow_redirects
+                        record, method, url, payload, form, head, judge, follow_redirects,
+                        self.config.attempt_timeout(timeouts),
                     )
                     if response is None or not judgement.accept:
                         raise _Retry(record, judgement.retry_after)
@@ -216,11 +220,12 @@ class Transport:
         headers: Mapping[str, str] | None,
         judge: Callable[[httpx.Response], Judgement],
         follow_redirects: bool,
+        timeout: float | None = None,
     ) -> tuple[httpx.Response | None, Judgement]:
         limiter = self._limiter or current_limiter()
         if limiter is not None:
             await limiter.acquire(url)
-        timeout = self.config.timeout
+        timeout = timeout or self.config.timeout
         started = time.perf_counter()
         try:
             # httpx timeouts bound each phase; asyncio.timeout bounds the whole attempt.
@@ -231,7 +236,7 @@ class Transport:
                     json=payload,
                     data=form,
                     headers=headers,
-                    timeout=self._timeout,
+                    timeout=self._timeout if timeout == self.config.timeout else httpx.Timeout(timeout),
                     follow_redirects=follow_redirects,
                 )
         except (TimeoutError, httpx.TimeoutException) as error:
