@@ -45,6 +45,7 @@ class PayGovClient:
         self._lock = asyncio.Lock()
         #: Tokens obtained so far.
         self.tokens_issued = 0
+        self._served: dict[str, int] = {}  # token -> create calls it served (churn vs refusal)
 
     async def fetch_token(self) -> Outcome[str]:
         """Ask the LGSP for a new token (client credentials) and cache it."""
@@ -135,9 +136,17 @@ class PayGovClient:
         info = order_info or f"Kiem tra ket noi thanh toan TTHC {code} (khong thu tien)"
         calls: list[CallRecord] = []
         stale: str | None = None
-        for attempt in (1, 2):
+        dead = churn = 0
+        while True:
             token = await self.token(stale)
             calls.extend(token.calls)
+            if stale is not None:
+                # A 401 on a token that served other calls is churn (tokens expiring under many
+                # tasks); on a token that served nothing it counts against the retry budget.
+                if self._served.get(stale):
+                    churn += 1
+                else:
+                    dead += 1
             if not token.ok:
                 return Outcome(
                     token.status,
@@ -175,8 +184,8 @@ class PayGovClient:
                 )
             record, payload = exchange.last, exchange.payload
             if record.status == 401:
-                if attempt == 1:
-                    stale = token.value  # the token expired under us: renew once
+                if dead + 1 < self.config.attempts and churn < 8 * self.config.attempts:
+                    stale = token.value  # the token expired under us: renew and retry
                     continue
                 return Outcome(
                     Status.AUTH_FAILED,
@@ -184,8 +193,8 @@ class PayGovClient:
                     calls=tuple(calls),
                     message="PayGov refused a freshly issued token",
                 )
+            self._served[token.value] = self._served.get(token.value, 0) + 1
             return self._read_create(record, payload, tuple(calls))
-        raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
     def _read_create(
