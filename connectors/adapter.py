@@ -41,13 +41,13 @@ def _read_answer(exchange: Exchange, what: str) -> Outcome[Any]:
 
 
 class _Session:
-    """One adapter session and how many calls it served (to tell churn from refusal)."""
+    """One adapter session and how many calls were sent with it (to tell churn from refusal)."""
 
-    __slots__ = ("token", "served")
+    __slots__ = ("token", "sent")
 
     def __init__(self, token: str) -> None:
         self.token = token
-        self.served = 0
+        self.sent = 0
 
 
 class AdapterClient:
@@ -55,9 +55,10 @@ class AdapterClient:
 
     Error "03" (session invalid or expired) is transient: the call takes the fresh session
     another task has just opened, or logs in itself (one login at a time), and retries. A
-    "03" on a session that served other calls is churn (a portal expiring sessions after a few
-    calls while many tasks share one) and does not use the retry budget; a "03" on a session
-    that served nothing does, and after `attempts` of those the call ends REFUSED "03".
+    "03" answered to a call that was not the first sent with its session is churn (a portal
+    expiring sessions after a few calls while many tasks share one) and does not use the retry
+    budget; a "03" to the very first call of a fresh session does, and after `attempts` of
+    those the call ends REFUSED "03".
     """
 
     def __init__(
@@ -128,13 +129,6 @@ class AdapterClient:
         while True:
             got = await self._session_for(stale)
             calls.extend(got.calls)
-            if stale is not None:
-                # Judged after the next session is in hand: calls sent on the stale session
-                # before ours have had a round trip to report their answers.
-                if stale.served:
-                    churn += 1
-                else:
-                    dead += 1
             if not got.ok:
                 return Outcome(
                     got.status, error_code=got.error_code, message=got.message, calls=tuple(calls)
@@ -146,11 +140,16 @@ class AdapterClient:
                 "service": service,
                 **params,
             }
+            first = session.sent == 0
+            session.sent += 1
             exchange = await self.transport.send("adapter", service, "POST", url, body=body)
             outcome = _read_answer(exchange, service)
             calls.extend(outcome.calls)
             if outcome.error_code == SESSION_EXPIRED:
-                if dead + 1 < self.config.attempts and churn < CHURN_FACTOR * self.config.attempts:
+                # Refused on its very first call, a fresh session says "not you"; later, it
+                # is churn (another call's expiry, a session used up by others).
+                dead, churn = (dead + 1, churn) if first else (dead, churn + 1)
+                if dead < self.config.attempts and churn < CHURN_FACTOR * self.config.attempts:
                     stale = session  # log in again (or take the fresh session) and retry
                     continue
                 return Outcome(
@@ -159,8 +158,6 @@ class AdapterClient:
                     calls=tuple(calls),
                     message=f"{outcome.message} (session refused after {dead + churn + 1} logins)",
                 )
-            if outcome.status is not Status.UNAVAILABLE:
-                session.served += 1
             if not outcome.ok:
                 return Outcome(
                     outcome.status,

@@ -45,7 +45,7 @@ class PayGovClient:
         self._lock = asyncio.Lock()
         #: Tokens obtained so far.
         self.tokens_issued = 0
-        self._served: dict[str, int] = {}  # token -> create calls it served (churn vs refusal)
+        self._sent: set[str] = set()  # tokens already used once (churn vs refusal)
 
     async def fetch_token(self) -> Outcome[str]:
         """Ask the LGSP for a new token (client credentials) and cache it."""
@@ -140,13 +140,6 @@ class PayGovClient:
         while True:
             token = await self.token(stale)
             calls.extend(token.calls)
-            if stale is not None:
-                # A 401 on a token that served other calls is churn (tokens expiring under many
-                # tasks); on a token that served nothing it counts against the retry budget.
-                if self._served.get(stale):
-                    churn += 1
-                else:
-                    dead += 1
             if not token.ok:
                 return Outcome(
                     token.status,
@@ -166,6 +159,10 @@ class PayGovClient:
                     service_code=code,
                 )
 
+            # A 401 to the very first call of a fresh token counts against the retry budget;
+            # later ones are churn (tokens expiring while many tasks share them).
+            first = token.value not in self._sent
+            self._sent.add(token.value)
             bearer = self.config.paygov_bearer or token.value
             headers = {"Authorization": f"Bearer {bearer}", "lgspaccesstoken": token.value}
             exchange = await self.transport.send(
@@ -184,7 +181,8 @@ class PayGovClient:
                 )
             record, payload = exchange.last, exchange.payload
             if record.status == 401:
-                if dead + 1 < self.config.attempts and churn < 8 * self.config.attempts:
+                dead, churn = (dead + 1, churn) if first else (dead, churn + 1)
+                if dead < self.config.attempts and churn < 8 * self.config.attempts:
                     stale = token.value  # the token expired under us: renew and retry
                     continue
                 return Outcome(
@@ -193,7 +191,6 @@ class PayGovClient:
                     calls=tuple(calls),
                     message="PayGov refused a freshly issued token",
                 )
-            self._served[token.value] = self._served.get(token.value, 0) + 1
             return self._read_create(record, payload, tuple(calls))
 
     @staticmethod
