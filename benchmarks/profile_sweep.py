@@ -38,6 +38,57 @@ def journal_seq(url: str) -> int:
     return entries[-1]["seq"] if entries else 0
 
 
+def one_sweep(url: str, concurrency: int, kind: str) -> tuple[float, int]:
+    """(client CPU seconds, portal calls) of one sweep on a fresh database."""
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "registry.db"
+        with open_store(db) as store:
+            load_fixture(store, "hanoi-2021")
+        app = create_app({"DATABASE": str(db), "PORTAL_URL": url, "PROBE_CONCURRENCY": concurrency,
+                          "PROBE_RATE": 0.0, "SWEEP_INTERVAL_MINUTES": 0.0})
+        seq = journal_seq(url)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = usage.ru_utime + usage.ru_stime
+        probing.sweep_now(app, kind=kind, actor="profile")
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime - cpu, journal_seq(url) - seq
+
+
+def compare(args: argparse.Namespace) -> None:
+    """Same portal, same run: the h11 transport against httpcore's pools, alternating."""
+    import statistics
+
+    from connectors import transport
+    from connectors.h11pool import KeptAliveTransport
+    from connectors.pools import PinnedPoolTransport
+
+    proc = subprocess.Popen([sys.executable, "-m", "mock_portal", "--port", "0", "--world", str(WORLD),
+                             "--style", args.style], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    url = ""
+    for _ in range(50):
+        line = proc.stdout.readline()
+        if "listening on" in line:
+            url = line.strip().rsplit(" ", 1)[-1]
+            break
+    per_call: dict[str, list[float]] = {"h11": [], "httpcore": []}
+    try:
+        for _ in range(args.compare):
+            for name, cls in (("h11", KeptAliveTransport), ("httpcore", PinnedPoolTransport)):
+                transport.KeptAliveTransport = cls  # what new_client builds
+                cpu, calls = one_sweep(url, args.concurrency, "linkage" if args.linkage_only else "all")
+                per_call[name].append(cpu / calls * 1000)
+    finally:
+        transport.KeptAliveTransport = KeptAliveTransport
+        proc.terminate()
+        proc.wait(10)
+    h11, core = statistics.median(per_call["h11"]), statistics.median(per_call["httpcore"])
+    print(f"client CPU per portal call, median of {args.compare} alternating sweeps ({args.style}):")
+    print(f"  h11 transport   {h11:.3f} ms   {[round(x, 3) for x in per_call['h11']]}")
+    print(f"  httpcore pools  {core:.3f} ms   {[round(x, 3) for x in per_call['httpcore']]}")
+    print(f"  ratio {h11 / core:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--style", default="spa", choices=("spa", "legacy"))
@@ -46,7 +97,13 @@ def main() -> None:
     ap.add_argument("--linkage-only", action="store_true")
     ap.add_argument("--per-code", action="store_true", help="refuse the bulk LayDVC (per-code calls)")
     ap.add_argument("--no-profile", action="store_true", help="only measure CPU per call")
+    ap.add_argument("--compare", type=int, default=0, metavar="ROUNDS",
+                    help="no profile: alternate ROUNDS sweeps with the h11 transport and with httpx's "
+                         "own pools (httpcore, the transport before issue 12); print the medians")
     args = ap.parse_args()
+    if args.compare:
+        compare(args)
+        return
     os.environ.pop("TTHC_DATABASE", None)
     extra = ["--laydvc-bulk", "refuse"] if args.per_code else []
     proc = subprocess.Popen([sys.executable, "-m", "mock_portal", "--port", "0", "--world", str(WORLD),

@@ -96,16 +96,31 @@ def spa_offer(detail: dict[str, Any]) -> tuple[bool | None, str]:
     return True, f"catalogue detail state {state} with an ONLINE submission method"
 
 
+def _names(text: str, code: str) -> bool:
+    """True when `code` occurs in `text` as a whole code: "1.000771" not inside "11.000771" or
+    "1.000771.H26"; a full stop ending a sentence is fine. (No regex: one per code thrashed
+    the regex cache, compiling again on most calls of a sweep.)"""
+    at = text.find(code)
+    while at != -1:
+        before = text[at - 1] if at else ""
+        end = at + len(code)
+        after = text[end:end + 2]
+        if not (before.isalnum() or before == ".") and not (
+            after[:1].isalnum() or (after[:1] == "." and after[1:2].isalnum())
+        ):
+            return True
+        at = text.find(code, at + 1)
+    return False
+
+
 def page_names_code(html: str, code: str) -> bool:
     """True when the visible text of `html` names `code` as a whole code (not a prefix of one)."""
+    if code not in html:
+        return False  # cannot name it: no need to parse (an SPA shell, a maintenance page)
     parser = _TextExtractor()
     parser.feed(html)
     parser.close()
-    text = " ".join(parser.parts)
-    # "1.000771" must not match inside "11.000771" or "1.000771.H26"; a full stop ending a
-    # sentence is fine.
-    pattern = r"(?<![0-9A-Za-z.])" + re.escape(code) + r"(?!\.?[0-9A-Za-z])"
-    return re.search(pattern, text) is not None
+    return _names(" ".join(parser.parts), code)
 
 
 def _envelope(exchange: Exchange) -> Outcome[Any]:
