@@ -55,9 +55,9 @@ class AdapterClient:
 
     Error "03" (session invalid or expired) is transient: the call takes the fresh session
     another task has just opened, or logs in itself (one login at a time), and retries. A
-    "03" answered to a call that was not the first sent with its session is churn (a portal
-    expiring sessions after a few calls while many tasks share one) and does not use the retry
-    budget; a "03" to the very first call of a fresh session does, and after `attempts` of
+    "03" while the adapter keeps serving other calls is churn (a portal expiring sessions after
+    a few calls while many tasks share one) and does not use the retry budget; a "03" to the
+    first call of a session while nothing else was served since does, and after `attempts` of
     those the call ends REFUSED "03".
     """
 
@@ -70,6 +70,8 @@ class AdapterClient:
         self._lock = asyncio.Lock()
         #: Successful logins so far (one per session; useful in tests and metrics).
         self.logins = 0
+        #: Calls the adapter answered with something else than "03" (progress, to tell churn).
+        self.served = 0
 
     async def login(self) -> Outcome[str]:
         """Open a new session (AUTH_FAILED when the adapter refuses our credentials)."""
@@ -134,6 +136,7 @@ class AdapterClient:
                     got.status, error_code=got.error_code, message=got.message, calls=tuple(calls)
                 )
             session = got.value
+            mark = self.served
             body = {
                 "session": session.token,
                 "madonvi": self.config.unit_code,
@@ -146,9 +149,10 @@ class AdapterClient:
             outcome = _read_answer(exchange, service)
             calls.extend(outcome.calls)
             if outcome.error_code == SESSION_EXPIRED:
-                # Refused on its very first call, a fresh session says "not you"; later, it
-                # is churn (another call's expiry, a session used up by others).
-                dead, churn = (dead + 1, churn) if first else (dead, churn + 1)
+                # A fresh session refused on its first call while nothing else was served says
+                # "not you"; otherwise it is churn (another call's expiry, a session used up).
+                refused = first and self.served == mark
+                dead, churn = (dead + 1, churn) if refused else (dead, churn + 1)
                 if dead < self.config.attempts and churn < CHURN_FACTOR * self.config.attempts:
                     stale = session  # log in again (or take the fresh session) and retry
                     continue
@@ -158,6 +162,8 @@ class AdapterClient:
                     calls=tuple(calls),
                     message=f"{outcome.message} (session refused after {dead + churn + 1} logins)",
                 )
+            if exchange.accepted:
+                self.served += 1
             if not outcome.ok:
                 return Outcome(
                     outcome.status,

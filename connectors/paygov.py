@@ -46,6 +46,7 @@ class PayGovClient:
         #: Tokens obtained so far.
         self.tokens_issued = 0
         self._sent: set[str] = set()  # tokens already used once (churn vs refusal)
+        self._served = 0  # create calls answered with something else than 401 (progress)
 
     async def fetch_token(self) -> Outcome[str]:
         """Ask the LGSP for a new token (client credentials) and cache it."""
@@ -159,10 +160,12 @@ class PayGovClient:
                     service_code=code,
                 )
 
-            # A 401 to the very first call of a fresh token counts against the retry budget;
-            # later ones are churn (tokens expiring while many tasks share them).
+            # A 401 to the very first call of a fresh token, while nothing else was served,
+            # counts against the retry budget; other 401s are churn (tokens expiring while
+            # many tasks share them).
             first = token.value not in self._sent
             self._sent.add(token.value)
+            mark = self._served
             bearer = self.config.paygov_bearer or token.value
             headers = {"Authorization": f"Bearer {bearer}", "lgspaccesstoken": token.value}
             exchange = await self.transport.send(
@@ -181,7 +184,8 @@ class PayGovClient:
                 )
             record, payload = exchange.last, exchange.payload
             if record.status == 401:
-                dead, churn = (dead + 1, churn) if first else (dead, churn + 1)
+                refused = first and self._served == mark  # and nothing else was served since
+                dead, churn = (dead + 1, churn) if refused else (dead, churn + 1)
                 if dead < self.config.attempts and churn < 8 * self.config.attempts:
                     stale = token.value  # the token expired under us: renew and retry
                     continue
@@ -191,6 +195,7 @@ class PayGovClient:
                     calls=tuple(calls),
                     message="PayGov refused a freshly issued token",
                 )
+            self._served += 1
             return self._read_create(record, payload, tuple(calls))
 
     @staticmethod
