@@ -136,6 +136,7 @@ class AdapterClient:
                     got.status, error_code=got.error_code, message=got.message, calls=tuple(calls)
                 )
             session = got.value
+            assert session is not None  # an OK outcome carries its session
             mark = self.served
             body = {
                 "session": session.token,
@@ -179,7 +180,7 @@ class AdapterClient:
                 return Outcome(
                     Status.UNEXPECTED, message=f"{service} answer {what}", calls=tuple(calls)
                 )
-            value = {**outcome.value, "result": result} if whole else result
+            value = {**(outcome.value or {}), "result": result} if whole else result
             return Outcome(Status.OK, value=value, calls=tuple(calls))
 
     async def lay_thu_tuc(self, ma_tthc: str) -> Outcome[list[Any]]:

@@ -57,6 +57,7 @@ async def walk_catalog(catalog: CatalogClient, config: PortalConfig, snap: Linka
             )
             return
         pages += 1
+        assert page.value is not None  # an OK outcome carries its page
         for item in page.value.items:
             code = item.get("code")
             if isinstance(code, str) and code:
@@ -89,8 +90,9 @@ async def bulk_lay_dvc(adapter: AdapterClient, config: PortalConfig, snap: Linka
             f"{' (' + str(outcome.error_code) + ')' if outcome.error_code else ''}: {outcome.message}"
         )
         return
-    result = outcome.value["result"]
-    announced = _announced_total(outcome.value)
+    answer: dict[str, Any] = outcome.value or {}
+    result = answer.get("result") or []
+    announced = _announced_total(answer)
     limit = config.lay_dvc_bulk_limit
     if (announced is not None and announced > len(result)) or (limit and len(result) >= limit):
         snap.notes["lay_dvc"] = "per_code"

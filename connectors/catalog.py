@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -293,7 +294,7 @@ class CatalogClient:
         )
 
     async def _check_spa(
-        self, code: str, catalog_id: str | None, url: str, calls: list[CallRecord]
+        self, code: str, catalog_id: str | None, url: str, calls: builtins.list[CallRecord]
     ) -> LinkCheck:
         """The app shell answered: what the app would show comes from the catalogue detail."""
         if not catalog_id:
@@ -321,7 +322,7 @@ class CatalogClient:
                     "unknown", url, tuple(calls), f"catalogue detail failed: {detail.message}",
                     "spa", _cause(detail.status),
                 )
-            offered, why = spa_offer(detail.value)
+            offered, why = spa_offer(detail.value or {})
             if offered is None:
                 return LinkCheck("unknown", url, tuple(calls), why, "spa", "unexpected")
             if offered:

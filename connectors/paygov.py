@@ -163,11 +163,12 @@ class PayGovClient:
             # A 401 to the very first call of a fresh token, while nothing else was served,
             # counts against the retry budget; other 401s are churn (tokens expiring while
             # many tasks share them).
-            first = token.value not in self._sent
-            self._sent.add(token.value)
+            value = token.value or ""
+            first = value not in self._sent
+            self._sent.add(value)
             mark = self._served
-            bearer = self.config.paygov_bearer or token.value
-            headers = {"Authorization": f"Bearer {bearer}", "lgspaccesstoken": token.value}
+            bearer = self.config.paygov_bearer or value
+            headers = {"Authorization": f"Bearer {bearer}", "lgspaccesstoken": value}
             exchange = await self.transport.send(
                 "paygov",
                 "create",

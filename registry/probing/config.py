@@ -35,7 +35,8 @@ class SweepOptions:
 def portal_config(cfg: Mapping[str, Any]) -> PortalConfig:
     """The connectors' settings from the registry's (`TTHC_PORTAL_URL` must be set)."""
     base = (cfg.get("PORTAL_URL") or "").strip()
-    hosts = {field: (cfg.get(setting) or "").strip() or None for setting, field in UPSTREAM_SETTINGS.items()}
+    hosts: dict[str, Any] = {field: (cfg.get(setting) or "").strip() or None
+                             for setting, field in UPSTREAM_SETTINGS.items()}
     if not base and not all(hosts.values()):
         raise ProbeConfigError("TTHC_PORTAL_URL is empty: set it to the portal's base URL "
                                "(or every per-upstream URL; or run `tthc up`, which starts mock_portal "
