@@ -151,6 +151,8 @@ class KeptAliveTransport(httpx.AsyncBaseTransport):
                 break
             elif isinstance(event, h11.ConnectionClosed):
                 raise httpx.RemoteProtocolError("Server disconnected while sending the response.")
+            elif event is h11.PAUSED:  # cannot happen before EndOfMessage; never loop on it
+                raise httpx.RemoteProtocolError("Unexpected data in the answer.")
         assert response is not None
         if state.our_state is h11.DONE and state.their_state is h11.DONE:
             state.start_next_cycle()  # kept alive for the next request
