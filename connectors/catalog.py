@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ class LinkCheck:
     url: str
     calls: tuple[CallRecord, ...]
     reason: str
+    style: str = "legacy"  # legacy (server-rendered) | spa (app shell + catalogue API)
+    cause: str | None = None  # for unknown: unavailable | unexpected
 
 
 class _TextExtractor(HTMLParser):
@@ -64,16 +67,61 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data)
 
 
+_APP_ROOT = re.compile(r"<div\b[^>]*\bid\s*=\s*[\"']?(?:root|app)\b", re.IGNORECASE)
+#: Catalogue detail states in which a single-page app offers the procedure (contract v2 §1).
+LIVE_STATES = frozenset({"ACTIVE", "UPDATED"})
+
+
+def is_app_shell(html: str) -> bool:
+    """True for a single-page app's shell: an HTML page with the app root element."""
+    return _APP_ROOT.search(html) is not None
+
+
+def spa_offer(detail: dict[str, Any]) -> tuple[bool | None, str]:
+    """Whether a catalogue detail offers online submission: (True|False, why), or
+    (None, why) when a field the decision needs is missing."""
+    missing = [name for name in ("state", "executionMethods") if detail.get(name) is None]
+    if missing:
+        return None, "catalogue detail without required field " + ", ".join(missing)
+    state = str(detail["state"]).upper()
+    if state not in LIVE_STATES:
+        return False, f"catalogue detail state is {detail['state']}"
+    methods = detail["executionMethods"]
+    if not isinstance(methods, list):
+        return None, "catalogue detail executionMethods is not a list"
+    if not any(
+        isinstance(m, dict) and str(m.get("submissionMethod", "")).upper() == "ONLINE"
+        for m in methods
+    ):
+        return False, "catalogue detail offers no ONLINE submission method"
+    return True, f"catalogue detail state {state} with an ONLINE submission method"
+
+
+def _names(text: str, code: str) -> bool:
+    """True when `code` occurs in `text` as a whole code: "1.000771" not inside "11.000771" or
+    "1.000771.H26"; a full stop ending a sentence is fine. (No regex: one per code thrashed
+    the regex cache, compiling again on most calls of a sweep.)"""
+    at = text.find(code)
+    while at != -1:
+        before = text[at - 1] if at else ""
+        end = at + len(code)
+        after = text[end:end + 2]
+        if not (before.isalnum() or before == ".") and not (
+            after[:1].isalnum() or (after[:1] == "." and after[1:2].isalnum())
+        ):
+            return True
+        at = text.find(code, at + 1)
+    return False
+
+
 def page_names_code(html: str, code: str) -> bool:
     """True when the visible text of `html` names `code` as a whole code (not a prefix of one)."""
+    if code not in html:
+        return False  # cannot name it: no need to parse (an SPA shell, a maintenance page)
     parser = _TextExtractor()
     parser.feed(html)
     parser.close()
-    text = " ".join(parser.parts)
-    # "1.000771" must not match inside "11.000771" or "1.000771.H26"; a full stop ending a
-    # sentence is fine.
-    pattern = r"(?<![0-9A-Za-z.])" + re.escape(code) + r"(?!\.?[0-9A-Za-z])"
-    return re.search(pattern, text) is not None
+    return _names(" ".join(parser.parts), code)
 
 
 def _envelope(exchange: Exchange) -> Outcome[Any]:
@@ -211,13 +259,18 @@ class CatalogClient:
             )
         return Outcome(Status.UNAVAILABLE, message=exchange.last.outcome, calls=calls)
 
-    async def check_deep_link(self, code: str) -> LinkCheck:
-        """Follow the submission deep link: an HTML page naming the code means it works.
+    async def check_deep_link(self, code: str, catalog_id: str | None = None) -> LinkCheck:
+        """Follow the submission deep link and tell whether it works, in either portal style.
 
-        Broken: a 404/410 answer (definitive, not retried), or no attempt finding the page
-        while at least two attempts (one if only one is allowed) answered a page that does not
-        name the code. Timeouts, resets, 5xx and 429 are neutral: a link that only fails that
-        way is unknown, never broken.
+        Legacy (server-rendered): an HTML page naming the code works. Broken: a 404/410 answer
+        (definitive, not retried), or no attempt finding the page while at least two attempts
+        (one if only one is allowed) answered a page that does not name the code. Timeouts,
+        resets, 5xx and 429 are neutral: a link that only fails that way is unknown.
+
+        Single-page app: the page is the app shell (an app root, no procedure named); the link
+        works when the catalogue detail of the procedure (`catalog_id`) has state ACTIVE or
+        UPDATED and an ONLINE submission method; broken when the detail is missing, in another
+        state or without ONLINE on two readings in a row.
         """
         url = self.deep_link_url(code)
         exchange = await self.transport.send(
@@ -227,6 +280,8 @@ class CatalogClient:
         outcomes = [c.outcome for c in calls]
         if exchange.accepted and exchange.last.outcome in _GONE_OUTCOMES:
             return LinkCheck("broken", url, calls, f"deep link answers {exchange.last.status}")
+        if exchange.accepted and exchange.last.outcome == "app_shell":
+            return await self._check_spa(code, catalog_id, url, list(calls))
         if exchange.accepted:
             return LinkCheck("works", url, calls, "the page names the code")
         absent = outcomes.count("code_absent")
@@ -234,7 +289,50 @@ class CatalogClient:
             return LinkCheck(
                 "broken", url, calls, f"the page does not name the code ({absent} of {len(calls)})"
             )
-        return LinkCheck("unknown", url, calls, "deep link unreachable: " + ", ".join(outcomes))
+        return LinkCheck(
+            "unknown", url, calls, "deep link unreachable: " + ", ".join(outcomes), cause="unavailable"
+        )
+
+    async def _check_spa(
+        self, code: str, catalog_id: str | None, url: str, calls: builtins.list[CallRecord]
+    ) -> LinkCheck:
+        """The app shell answered: what the app would show comes from the catalogue detail."""
+        if not catalog_id:
+            found = await self.search_code(code)
+            calls.extend(found.calls)
+            if not found.ok:
+                return LinkCheck(
+                    "unknown", url, tuple(calls), f"catalogue search failed: {found.message}",
+                    "spa", _cause(found.status),
+                )
+            if found.value is None or not found.value.get("id"):
+                return LinkCheck(
+                    "broken", url, tuple(calls), "the app finds no procedure with this code", "spa"
+                )
+            catalog_id = str(found.value["id"])
+        reasons: list[str] = []
+        for _ in range(2):  # broken only when two readings in a row say so
+            detail = await self.detail(catalog_id)
+            calls.extend(detail.calls)
+            if detail.status is Status.REFUSED:
+                reasons.append(f"catalogue detail refused ({detail.error_code}: {detail.message})")
+                continue
+            if not detail.ok:
+                return LinkCheck(
+                    "unknown", url, tuple(calls), f"catalogue detail failed: {detail.message}",
+                    "spa", _cause(detail.status),
+                )
+            offered, why = spa_offer(detail.value or {})
+            if offered is None:
+                return LinkCheck("unknown", url, tuple(calls), why, "spa", "unexpected")
+            if offered:
+                return LinkCheck("works", url, tuple(calls), "app shell; " + why, "spa")
+            reasons.append(why)
+        return LinkCheck("broken", url, tuple(calls), "app shell; " + reasons[-1], "spa")
+
+
+def _cause(status: Status) -> str:
+    return "unavailable" if status is Status.UNAVAILABLE else "unexpected"
 
 
 def _html_judge(code: str) -> Callable[[httpx.Response], Judgement]:
@@ -254,11 +352,14 @@ def _html_judge(code: str) -> Callable[[httpx.Response], Judgement]:
         content_type = response.headers.get("content-type", "").lower()
         if "html" not in content_type:
             return Judgement(False, "malformed")
-        if not page_names_code(response.text, code):
-            return Judgement(False, "code_absent")
-        return Judgement(True, "ok")
+        text = response.text
+        if page_names_code(text, code):
+            return Judgement(True, "ok")
+        if is_app_shell(text):
+            return Judgement(True, "app_shell")  # a single-page app: the catalogue API decides
+        return Judgement(False, "code_absent")
 
     return judge
 
 
-__all__ = ["CatalogClient", "CatalogPage", "LinkCheck", "page_names_code"]
+__all__ = ["CatalogClient", "CatalogPage", "LinkCheck", "is_app_shell", "page_names_code", "spa_offer"]

@@ -56,9 +56,17 @@ class PortalConfig:
     )
     lgsp_client_id: str = "tthc"
     lgsp_client_secret: str = field(default="lgsp-secret", repr=False)
+    # PayGov's own bearer token when the deployment issues one apart from the LGSP token
+    # (contract section 4); None: the LGSP access token is sent as both.
+    paygov_bearer: str | None = field(default=None, repr=False)
 
     # Patience: timeout is the whole budget of ONE attempt (connect + send + read).
     timeout: float = 10.0
+    # After a timed-out attempt, the call's next attempt waits `timeout_growth` times longer,
+    # up to `timeout_cap` x timeout: a portal (or a machine) slowed by load is not asked to
+    # answer within the deadline it just missed, again and again.
+    timeout_growth: float = 2.0
+    timeout_cap: float = 4.0
     retries: int = 3
     backoff_base: float = 0.5
     backoff_max: float = 8.0
@@ -69,6 +77,12 @@ class PortalConfig:
     # Probe behaviour.
     catalog_page_size: int = 200
     catalog_max_pages: int = 20
+    # A sweep's catalogue walk (one cursor walk instead of a search per procedure).
+    catalog_walk_page_size: int = 500
+    catalog_walk_max_pages: int = 200
+    # LayDVC without maTTHC answering this many entries or more is taken as truncated (None: no
+    # limit known; an announced `total` larger than the entries always means truncated).
+    lay_dvc_bulk_limit: int | None = None
     probe_amount: int = 10000
     client_ip: str = "127.0.0.1"
     user_agent: str = "tthc-connectors/0.1"
@@ -104,6 +118,9 @@ class PortalConfig:
         for name in ("timeout",):
             if not _finite(getattr(self, name)) or getattr(self, name) <= 0:
                 problems.append(f"{name} must be a positive number of seconds")
+        for name in ("timeout_growth", "timeout_cap"):
+            if not _finite(getattr(self, name)) or getattr(self, name) < 1:
+                problems.append(f"{name} must be a number >= 1")
         for name in ("backoff_base", "backoff_max", "retry_after_max", "token_refresh_margin"):
             if not _finite(getattr(self, name)) or getattr(self, name) < 0:
                 problems.append(f"{name} must be a number of seconds >= 0")
@@ -111,17 +128,31 @@ class PortalConfig:
             ("retries", 0),
             ("catalog_page_size", 1),
             ("catalog_max_pages", 1),
+            ("catalog_walk_page_size", 1),
+            ("catalog_walk_max_pages", 1),
             ("probe_amount", 1),
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 problems.append(f"{name} must be an integer >= {low}")
+        if self.lay_dvc_bulk_limit is not None and (
+            isinstance(self.lay_dvc_bulk_limit, bool)
+            or not isinstance(self.lay_dvc_bulk_limit, int)
+            or self.lay_dvc_bulk_limit < 1
+        ):
+            problems.append("lay_dvc_bulk_limit must be None or an integer >= 1")
         if isinstance(self.paygov_not_configured_codes, str) or not all(
             isinstance(c, str) for c in self.paygov_not_configured_codes
         ):
             problems.append("paygov_not_configured_codes must be a tuple of strings")
         if problems:
             raise ConfigurationError(problems)
+
+    def attempt_timeout(self, timeouts: int) -> float:
+        """The deadline of an attempt after `timeouts` timed-out attempts of the same call."""
+        if timeouts <= 0:
+            return self.timeout
+        return min(self.timeout * self.timeout_growth**timeouts, self.timeout * self.timeout_cap)
 
     @property
     def attempts(self) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from connectors.codes import code_text, is_success
 from connectors import checksums
 from connectors.config import PortalConfig
 from connectors.evidence import Outcome, Status, portal_timestamp
@@ -138,11 +139,11 @@ class PaymentClient:
                 message=f"HTTP {record.status}: INIT answer without MaLoi",
                 calls=calls,
             )
-        code_ = str(answer["MaLoi"])
+        code_ = code_text(answer["MaLoi"])
         record.error_code, record.message = code_, answer.get("MoTaLoi")
         ref = sent["MaThamChieu"]
         secret = self.config.payment_secret
-        if code_ != "00":
+        if not is_success(answer["MaLoi"]):
             # A refusal need not be signed; if it is, it must verify.
             signed = {**answer, "MaThamChieu": answer.get("MaThamChieu", ref)}
             if "MaXacThuc" in answer and not checksums.verify_init_answer(signed, secret):
@@ -194,9 +195,9 @@ class PaymentClient:
                 message=f"HTTP {record.status}: {kind} answer without MaLoi",
                 calls=calls,
             )
-        code_ = str(answer["MaLoi"])
+        code_ = code_text(answer["MaLoi"])
         record.error_code, record.message = code_, answer.get("MoTaLoi")
-        if code_ != "00":
+        if not is_success(answer["MaLoi"]):
             return Outcome(
                 Status.REFUSED, error_code=code_, message=answer.get("MoTaLoi"), calls=calls
             )

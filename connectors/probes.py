@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 
 from connectors.adapter import AdapterClient
-from connectors.catalog import CatalogClient
+from connectors.bulk import LinkageSnapshot, load_snapshot
+from connectors.catalog import CatalogClient, LinkCheck
 from connectors.config import PortalConfig
 from connectors.errors import UsageError
 from connectors.evidence import CallRecord, Outcome, Status, iso_now
@@ -117,36 +118,58 @@ async def probe_linkage(
     catalog: CatalogClient,
     adapter: AdapterClient,
     unit_code: str,
+    snapshot: LinkageSnapshot | None = None,
 ) -> Verdict:
-    """Linkage verdict: catalogue search → LayDVC for our unit → deep link naming the code."""
+    """Linkage verdict: catalogue → LayDVC for our unit → the deep link works.
+
+    With a `snapshot` (a sweep's catalogue walk and bulk LayDVC), the first two steps read it
+    instead of calling the portal; a part the snapshot lacks (refused or truncated) is asked
+    per code, and the verdict's details say which.
+    """
     code, declared_level = validate_code(code), validate_level(declared_level)
     b = _Builder("linkage", code)
     base: dict[str, Any] = {"declared_level": declared_level}
+    if snapshot is not None:
+        b.details["bulk"] = snapshot.source()
 
-    found = b.add(await catalog.search_code(code))
-    if not found.ok:
-        return b.unknown(found, "catalogue search", **base)
-    if found.value is None:
+    if snapshot is not None and snapshot.catalog is not None:
+        item = snapshot.catalog.get(code)
+    else:
+        found = b.add(await catalog.search_code(code))
+        if not found.ok:
+            return b.unknown(found, "catalogue search", **base)
+        item = found.value
+    if item is None:
         return b.done(
             LinkageVerdict.NOT_LISTED, "the catalogue has no procedure with this code", **base
         )
-    b.details.update(catalog_id=found.value.get("id"), catalog_name=found.value.get("name"))
+    b.details.update(catalog_id=item.get("id"), catalog_name=item.get("name"))
 
-    dvc = b.add(await adapter.lay_dvc(code))
-    if dvc.status is Status.REFUSED and dvc.error_code == "01":
-        services: list[Any] = []  # "01" not found: no online service at all
-    elif not dvc.ok:
-        return b.unknown(dvc, "LayDVC", **base)
+    if snapshot is not None and snapshot.services is not None:
+        entries: list[Any] = snapshot.services.get(code, [])
     else:
-        services = [s for s in dvc.value if isinstance(s, dict) and s.get("MATTHC", code) == code]
+        dvc = b.add(await adapter.lay_dvc(code))
+        if dvc.status is Status.REFUSED and dvc.error_code == "01":
+            entries = []  # "01" not found: no online service at all
+        elif not dvc.ok:
+            return b.unknown(dvc, "LayDVC", **base)
+        else:
+            entries = dvc.value
+    services = [s for s in entries if isinstance(s, dict) and s.get("MATTHC", code) == code]
     b.details["dvc"] = [s.get("MADVC") for s in services]
     levels: list[int | None] = []
     for service in services:
         for entry in service.get("APDUNGDVC") or []:
-            if (
-                isinstance(entry, dict)
-                and str(entry.get("MACOQUANTHUCHIEN", "")).strip() == unit_code
-            ):
+            if not isinstance(entry, dict):
+                continue
+            if entry.get("MACOQUANTHUCHIEN") is None:
+                return b.done(
+                    UNKNOWN,
+                    "LayDVC answer without required field APDUNGDVC.MACOQUANTHUCHIEN",
+                    cause=Cause.UNEXPECTED,
+                    **base,
+                )
+            if str(entry["MACOQUANTHUCHIEN"]).strip() == unit_code:
                 levels.append(_mucdo(entry.get("MUCDO")))
     if not levels:
         return b.done(
@@ -162,29 +185,38 @@ async def probe_linkage(
     )
     level_fields = {**base, "portal_level": portal_level, "level_mismatch": mismatch}
 
-    link = await catalog.check_deep_link(code)
+    catalog_id = item.get("id")
+    link = await catalog.check_deep_link(code, str(catalog_id) if catalog_id else None)
     b.calls.extend(link.calls)
     b.details["deep_link"] = link.url
+    b.details["portal_style"] = link.style
     if link.state == "works":
         return b.done(
             LinkageVerdict.INTEGRATED,
-            f"listed, integrated for {unit_code} at level {portal_level}, deep link works",
+            f"listed, integrated for {unit_code} at level {portal_level}, deep link works"
+            + (f" ({link.reason})" if link.style == "spa" else ""),
             **level_fields,
         )
     if link.state == "broken":
         return b.done(
             LinkageVerdict.LINK_BROKEN,
             f"integrated per the adapter, but {link.reason}",
-            error_code=_broken_code(link.calls[-1]),
+            error_code=_broken_code(link),
             **level_fields,
         )
-    transient = any(c.outcome in _TRANSIENT for c in link.calls)
-    cause = Cause.UNAVAILABLE if transient else Cause.UNEXPECTED
+    if link.cause is not None:
+        cause = Cause(link.cause)
+    else:
+        transient = any(c.outcome in _TRANSIENT for c in link.calls)
+        cause = Cause.UNAVAILABLE if transient else Cause.UNEXPECTED
     return b.done(UNKNOWN, link.reason, cause=cause, **level_fields)
 
 
-def _broken_code(record: CallRecord) -> str:
-    return str(record.status) if record.outcome in ("not_found", "gone") else "code_absent"
+def _broken_code(link: LinkCheck) -> str:
+    record = link.calls[-1]
+    if record.outcome in ("not_found", "gone"):
+        return str(record.status)
+    return "spa_unavailable" if link.style == "spa" else "code_absent"
 
 
 async def probe_payment(
@@ -289,11 +321,23 @@ class Prober:
         self.adapter = AdapterClient(client, config)
         self.payments = PaymentClient(client, config)
         self.paygov = PayGovClient(client, config)
+        #: A sweep's catalogue walk and bulk LayDVC (None: every probe asks per code).
+        self.snapshot: LinkageSnapshot | None = None
+
+    async def load_snapshot(self) -> LinkageSnapshot:
+        """Read the catalogue and LayDVC in bulk once; later linkage probes use them."""
+        self.snapshot = await load_snapshot(self.catalog, self.adapter, self.config)
+        return self.snapshot
 
     async def linkage(self, code: str, level: int | None = None) -> Verdict:
         """Linkage verdict of one procedure (`level` = registered service level)."""
         return await probe_linkage(
-            code, level, catalog=self.catalog, adapter=self.adapter, unit_code=self.config.unit_code
+            code,
+            level,
+            catalog=self.catalog,
+            adapter=self.adapter,
+            unit_code=self.config.unit_code,
+            snapshot=self.snapshot,
         )
 
     async def payment(

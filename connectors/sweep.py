@@ -101,6 +101,7 @@ async def run_sweep(
     breaker: CircuitBreaker | None = None,
     on_result: Callable[[Item, Result], Any] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    prepare: Callable[[], Awaitable[Any]] | None = None,
 ) -> SweepResult:
     """Probe every item with at most `concurrency` in flight; see the module docstring.
 
@@ -109,7 +110,8 @@ async def run_sweep(
     (their items count as not probed) and the sweep ends `portal_unavailable`. When
     `should_stop()` turns true, no new item starts, those in flight finish, and the sweep
     ends `stopped`. `on_result(item, result)` may be sync or async; an exception it (or a
-    probe) raises cancels the sweep and propagates: our bugs are not verdicts.
+    probe) raises cancels the sweep and propagates: our bugs are not verdicts. `prepare()`, if
+    given, is awaited once before the first probe, under the same rate limit (bulk reads).
     `items` must be finite; an iterable without `len()` is consumed to count what is left.
     """
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
@@ -166,6 +168,8 @@ async def run_sweep(
                 inflight.pop(slot, None)
 
     with use_limiter(limiter):
+        if prepare is not None:
+            await prepare()
         tasks = [asyncio.create_task(worker(slot)) for slot in range(concurrency)]
     try:
         await asyncio.gather(*tasks)

@@ -25,6 +25,15 @@ def build_parser(prog: str = "mock_portal") -> argparse.ArgumentParser:
     p.add_argument("--callback-url", default=None, help="where DVCQG CONFIRM callbacks go")
     p.add_argument("--ipn-url", default=None, help="where PayGov IPNs go")
     p.add_argument("--public-url", default=None, help="base URL of the payment pages")
+    p.add_argument("--style", choices=("spa", "legacy"), default="spa",
+                   help="citizen pages: a single-page app (default, like today's portal) or "
+                        "server-rendered pages naming the procedure (legacy)")
+    p.add_argument("--session-max-calls", type=int, default=None,
+                   help="an adapter session answers 03 after this many calls")
+    p.add_argument("--laydvc-bulk", default=None, metavar="full|refuse|truncate:N",
+                   help="how LayDVC without maTTHC answers (default full)")
+    p.add_argument("--split", action="store_true",
+                   help="also serve each upstream on a port of its own (printed one per line)")
     return p
 
 
@@ -34,11 +43,13 @@ def main(argv: list[str] | None = None, prog: str = "mock_portal") -> int:
     config = {key: value for key, value in (
         ("SESSION_TTL", args.session_ttl), ("TOKEN_TTL", args.token_ttl),
         ("DVCQG_CALLBACK_URL", args.callback_url), ("PAYGOV_IPN_URL", args.ipn_url),
-        ("PUBLIC_URL", args.public_url)) if value is not None}
+        ("PUBLIC_URL", args.public_url), ("STYLE", args.style),
+        ("SESSION_MAX_CALLS", args.session_max_calls),
+        ("LAYDVC_BULK", args.laydvc_bulk)) if value is not None}
     from mock_portal.server import serve
     try:
         return serve(host=args.host, port=args.port, world=args.world, faults=args.faults,
-                     seed=args.seed, **config)
+                     seed=args.seed, split=args.split, **config)
     except (WorldError, FaultError, OSError) as exc:
         print(f"mock_portal: {exc}", file=sys.stderr)
         return 2

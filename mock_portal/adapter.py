@@ -96,7 +96,11 @@ def lay_dvc(body: dict[str, Any], unit: str) -> Response:
     code = body.get("maTTHC")
     if code is not None and not isinstance(code, str):
         return answer("02", "maTTHC không hợp lệ")
-    world = portal().world
+    state = portal()
+    world = state.world
+    bulk = str(state.config.get("LAYDVC_BULK") or "full")
+    if not code and bulk == "refuse":
+        return answer("02", "Thiếu tham số maTTHC")  # a deployment that refuses the bulk call
     codes = [code] if code else sorted(world.integrations)
     result = []
     for c in codes:
@@ -111,6 +115,11 @@ def lay_dvc(body: dict[str, Any], unit: str) -> Response:
             "APDUNGDVC": [{"MACOQUANTHUCHIEN": u, "MUCDO": lvl}
                           for u, lvl in sorted(units.items())],
         })
+    if not code and bulk.startswith("truncate:"):
+        # A deployment that caps bulk answers, saying how many there were [ours: `total`].
+        cap = int(bulk.split(":", 1)[1])
+        return jsonify({"error_code": "00", "message": "Thành công", "total": len(result),
+                        "result": result[:cap]})
     return answer("00", "Thành công", result)
 
 

@@ -28,9 +28,13 @@ DEFAULTS: dict[str, Any] = {
     "JOURNAL_BODY_MAX": 20_000,      # characters of a non-JSON body kept in the journal
     "CATALOG_MAX_LIMIT": 500,        # largest `limit` of a catalogue page
     "CLOCK": time.monotonic,         # expiry clock (tests inject a fake one)
+    "STYLE": "spa",                  # citizen pages: "spa" (app shell + script) or "legacy"
+    "SESSION_MAX_CALLS": None,       # an adapter session dies after this many calls (None: TTL only)
+    "LAYDVC_BULK": "full",           # LayDVC without maTTHC: "full", "refuse" or "truncate:N"
 }
 
 
+STYLES = ("spa", "legacy")
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 
@@ -63,9 +67,11 @@ def create_app(world: str | Path | Mapping[str, Any] | World | None = None,
                seed: int = 0, **config: Any) -> Flask:
     """Build the mock portal: `world` a path, shipped name, dict or None (default world);
     `faults` a profile name, a file, or rules; `seed` makes faults reproducible."""
-    app = Flask(__name__)
+    app = Flask(__name__, static_url_path="/_static")
     app.config.update(DEFAULTS)
     app.config.update({k.upper(): v for k, v in config.items()})
+    if app.config["STYLE"] not in STYLES:
+        raise ValueError(f"style must be one of {', '.join(STYLES)}, got {app.config['STYLE']!r}")
     app.json.sort_keys = False  # keep payload keys in contract order
     app.json.ensure_ascii = False
     loaded = world if isinstance(world, World) else load_world(world)

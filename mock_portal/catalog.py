@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from mock_portal.state import portal
 from mock_portal.world import Procedure, World, short_code
@@ -145,8 +145,18 @@ def list_formalities() -> Response:
                      "lastId": items[-1].id if items and more else ""})
 
 
+#: Detail states of a procedure whose SPA deep link is broken (contract v2 section 1).
+_SPA_STATES = {"inactive": "INACTIVE", "abolished": "ABOLISHED"}
+
+
 def _detail(p: Procedure, world: World) -> dict[str, Any]:
     fees = [{"type": "LE_PHI", "value": str(f)} for f in p.fees]
+    mode = world.spa_mode(p.code)
+    channels = list(p.channels)
+    if p.code in world.integrations and "online" not in channels:
+        channels.insert(0, "online")  # an online service on the portal is submitted online
+    if mode == "no_online":
+        channels = [c for c in channels if c != "online"]
     return {
         "id": p.id, "code": p.code, "name": p.name,
         # Full process (toàn trình) when some unit offers it at level 4 on the portal.
@@ -156,29 +166,55 @@ def _detail(p: Procedure, world: World) -> dict[str, Any]:
         "executionMethods": [
             {"submissionMethod": _METHODS[c], "processingTime": p.processing_time,
              "processingTimeUnit": p.processing_unit, "fees": fees}
-            for c in p.channels if c in _METHODS],
+            for c in channels if c in _METHODS],
         "categoriesDetails": [{"code": short_code("LV", p.field), "name": p.field}]
         if p.field else [],
-        "state": "PUBLISHED",
+        "state": _SPA_STATES.get(mode or "", "ACTIVE"),
     }
 
 
 @bp.post("/api/v1/configuring/formality/get-formality-by-citizen")
 def formality_detail() -> Response:
-    """Detail of one procedure by its catalogue `id`."""
+    """Detail of one procedure by its catalogue `id` (NOT_FOUND when the world says missing)."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("id"), str) or not body["id"]:
         return envelope(None, "BAD_REQUEST", "Body must be {\"id\": ...}")
     world = portal().world
     proc = world.listed_by_id.get(body["id"])
-    if proc is None:
+    if proc is None or world.spa_mode(proc.code) == "missing":
         return envelope(None, "NOT_FOUND", "Không tìm thấy thủ tục")
     return envelope(_detail(proc, world))
 
 
+def _spa() -> bool:
+    return portal().config.get("STYLE", "spa") == "spa"
+
+
+def _app_shell() -> tuple[str, int, dict[str, str]]:
+    """The single-page app's shell: the same HTML for every page path; it names nothing."""
+    return (render_template("spa.html"), 200, {"Content-Type": "text/html; charset=utf-8"})
+
+
+@bp.get("/assets/app.js")
+def app_script() -> Response:
+    """The app's script: finds the procedure through the catalogue API and renders it."""
+    return current_app.send_static_file("app.js")
+
+
+@bp.get("/")
+@bp.get("/dich-vu-cong-truc-tuyen")
+def home() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
+    """The portal's home page (the app shell in SPA style)."""
+    if _spa():
+        return _app_shell()
+    return render_template("home.html"), 200
+
+
 @bp.get("/dich-vu-cong-truc-tuyen/<code>")
-def procedure_page(code: str) -> tuple[str, int]:
-    """HTML page of a procedure; 404 when the catalogue does not list it."""
+def procedure_page(code: str) -> tuple[str, int] | tuple[str, int, dict[str, str]]:
+    """HTML page of a procedure; 404 when the catalogue does not list it (legacy style)."""
+    if _spa():
+        return _app_shell()
     proc = portal().world.listed_by_code.get(code)
     if proc is None:
         return render_template("not_found.html"), 404
@@ -186,8 +222,10 @@ def procedure_page(code: str) -> tuple[str, int]:
 
 
 @bp.get("/dich-vu-cong-truc-tuyen/<code>/nop-ho-so")
-def submission_page(code: str) -> tuple[str, int]:
+def submission_page(code: str) -> tuple[str, int] | tuple[str, int, dict[str, str]]:
     """The deep link a citizen follows: a submission form naming the code, unless broken."""
+    if _spa():
+        return _app_shell()
     world = portal().world
     proc = world.listed_by_code.get(code)
     if proc is None:

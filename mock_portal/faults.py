@@ -54,6 +54,9 @@ class RuleSchema(Schema):
     max_ms = fields.Float(load_default=10_000.0, validate=validate.Range(min=0.0))
     alpha = fields.Float(load_default=1.5, validate=validate.Range(min=0.1))
     message = fields.String(load_default="")
+    # Fire only on the first attempt of a request: a retry of the same request (same method,
+    # path and body, fresh references and sessions aside) passes.
+    first_attempt = fields.Boolean(load_default=False)
 
     @validates_schema
     def _bounds(self, data: dict[str, Any], **_: Any) -> None:
@@ -69,6 +72,7 @@ class Rule:
     rng: random.Random
     matched: int = 0
     fired: int = 0
+    seen: set[str] = field(default_factory=set)  # request signatures (first_attempt rules)
 
     @property
     def name(self) -> str:
@@ -121,6 +125,7 @@ class RequestInfo:
     upstream: str | None
     service: str | None = None
     codes: frozenset[str] = frozenset()
+    signature: str = ""  # the request without its volatile parts (first_attempt rules)
 
 
 @dataclass
@@ -224,11 +229,17 @@ class FaultSet:
                 self.seed = seed
             for rule in self._rules:
                 rule.rng, rule.matched, rule.fired = self._rng(rule.name), 0, 0
+                rule.seen.clear()
 
     def list(self) -> list[dict[str, Any]]:
         """Every rule with its counters."""
         with self._lock:
             return [r.to_dict() for r in self._rules]
+
+    @property
+    def wants_signature(self) -> bool:
+        """Whether some rule needs request signatures (computing them costs a JSON dump)."""
+        return any(r.spec["first_attempt"] for r in self._rules)
 
     def decide(self, info: RequestInfo) -> Decision:
         """Draw the faults for one request; every matching rule draws, so sequences replay."""
@@ -239,6 +250,10 @@ class FaultSet:
                     continue
                 if rule.spec["times"] is not None and rule.fired >= rule.spec["times"]:
                     continue
+                if rule.spec["first_attempt"]:
+                    if info.signature in rule.seen:
+                        continue  # a retry: let it through
+                    rule.seen.add(info.signature)
                 rule.matched += 1
                 if rule.rng.random() >= rule.spec["rate"]:
                     continue

@@ -56,6 +56,27 @@ def _codes_in(body: Any, path: str, state: PortalState) -> frozenset[str]:
     return frozenset(codes)
 
 
+# Parts of a request that change on every attempt of the same call (references, sessions,
+# timestamps, signatures): left out of its signature.
+_VOLATILE = frozenset({"session", "MaXacThuc", "MaThamChieu", "ThoiGianGD", "MaHoSo", "orderId",
+                       "requestCode", "checksum"})
+
+
+def _stable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _stable(v) for k, v in value.items() if k not in _VOLATILE}
+    if isinstance(value, list):
+        return [_stable(v) for v in value]
+    return value
+
+
+def signature_of(body: Any) -> str:
+    """One request's identity across its retries: method, path and body without volatile parts."""
+    payload = body if body is not None else request.form.to_dict() if request.form else None
+    return "|".join((request.method, request.path,
+                     json.dumps(_stable(payload), sort_keys=True, ensure_ascii=False)))
+
+
 def before_request() -> Response | None:
     """Draw this request's faults; sleep for latency; answer for a terminal fault."""
     g.fired, g.delay_ms = [], 0.0
@@ -67,7 +88,8 @@ def before_request() -> Response | None:
     service = body.get("service") if isinstance(body, dict) else None
     info = RequestInfo(method=request.method, path=request.path, upstream=upstream,
                        service=service if isinstance(service, str) else None,
-                       codes=_codes_in(body, request.path, state))
+                       codes=_codes_in(body, request.path, state),
+                       signature=signature_of(body) if state.faults.wants_signature else "")
     decision = state.faults.decide(info)
     g.fired = decision.fired
     if decision.delay:

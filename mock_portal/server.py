@@ -14,7 +14,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wsgi import LimitedStream
 
 from mock_portal.app import create_app
-from mock_portal.injection import HANDLER_KEY
+from mock_portal.injection import HANDLER_KEY, upstream_of
 from mock_portal.state import PortalState
 
 
@@ -138,16 +138,49 @@ def make_portal_server(app: Flask, host: str = "127.0.0.1", port: int = 0) -> Ba
     return server
 
 
+UPSTREAMS = ("dvcqg", "adapter", "payment", "lgsp", "paygov")
+
+
+class OneUpstream:
+    """WSGI wrapper serving only one upstream's prefix (404 for the others): a host of its own."""
+
+    def __init__(self, app: Flask, upstream: str) -> None:
+        self.app, self.upstream = app, upstream
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if upstream_of(environ.get("PATH_INFO", "")) != self.upstream:
+            start_response("404 NOT FOUND", [("Content-Type", "text/plain; charset=utf-8")])
+            return [f"this host serves /{self.upstream} only".encode()]
+        return self.app(environ, start_response)
+
+
+def upstream_servers(app: Flask, host: str = "127.0.0.1") -> dict[str, BaseWSGIServer]:
+    """One server per upstream (free ports), all on the same app and state."""
+    servers = {}
+    for upstream in UPSTREAMS:
+        server = make_server(host, 0, OneUpstream(app, upstream), threaded=True,
+                             request_handler=PortalRequestHandler)
+        server.live_connections = set()  # type: ignore[attr-defined]
+        servers[upstream] = server
+    return servers
+
+
+def upstream_urls(servers: dict[str, BaseWSGIServer]) -> dict[str, str]:
+    """Each upstream's base URL (its host and the contract prefix)."""
+    return {name: f"{url_of(server)}/{name}" for name, server in servers.items()}
+
+
 def url_of(server: BaseWSGIServer) -> str:
     """The base URL a server is bound to."""
     return f"http://{server.host}:{server.port}"
 
 
-def _stop(app: Flask, server: BaseWSGIServer) -> None:
+def _stop(app: Flask, server: BaseWSGIServer, *others: BaseWSGIServer) -> None:
     state: PortalState = app.extensions["mock_portal"]
     state.stopping.set()  # ends fault delays in progress
-    server.shutdown()
-    _close_live_connections(server)
+    for one in (server, *others):
+        one.shutdown()
+        _close_live_connections(one)
     state.callbacks.stop()
 
 
@@ -169,24 +202,36 @@ def running_server(app: Flask | None = None, host: str = "127.0.0.1", port: int 
 
 
 def serve(host: str = "127.0.0.1", port: int = 8081, world: Any = None, faults: Any = None,
-          seed: int = 0, **config: Any) -> int:
-    """Serve in the foreground until SIGTERM or SIGINT; prints the bound URL on one line."""
+          seed: int = 0, split: bool = False, **config: Any) -> int:
+    """Serve in the foreground until SIGTERM or SIGINT; prints the bound URL on one line.
+
+    `split`: also serve each upstream on a port of its own (free ports; one line each,
+    `mock_portal upstream NAME on URL`), all sharing one state.
+    """
     app = create_app(world=world, faults=faults, seed=seed, **config)
     server = make_portal_server(app, host, port)
+    extra = upstream_servers(app, host) if split else {}
+    for name, one in extra.items():
+        threading.Thread(target=one.serve_forever, kwargs={"poll_interval": 0.1},
+                         name=f"mock_portal-{name}", daemon=True).start()
 
     def _on_signal(signum: int, _frame: Any) -> None:
         # shutdown() waits for serve_forever, which runs in this very thread: call it elsewhere.
-        threading.Thread(target=_stop, args=(app, server), daemon=True).start()
+        threading.Thread(target=_stop, args=(app, server, *extra.values()), daemon=True).start()
 
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, _on_signal)
+    for name, url in upstream_urls(extra).items():
+        print(f"mock_portal upstream {name} on {url}", flush=True)
     print(f"mock_portal listening on {url_of(server)}", flush=True)
     try:
         server.serve_forever(poll_interval=0.1)
     finally:
         server.server_close()
+        for one in extra.values():
+            one.server_close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     print("mock_portal stopped", file=sys.stderr, flush=True)

@@ -49,6 +49,7 @@ class Grant:
 
     subject: str
     expires_at: float
+    uses: int = 0
 
 
 class PortalState:
@@ -111,8 +112,19 @@ class PortalState:
         return self._issue(self.sessions, username, float(self.config["SESSION_TTL"]))
 
     def session_valid(self, token: Any) -> bool:
-        """Whether an adapter session exists and has not expired."""
-        return self._valid(self.sessions, token)
+        """Whether an adapter session exists and has not expired; with SESSION_MAX_CALLS, a
+        session serves that many calls and then answers as expired."""
+        limit = self.config.get("SESSION_MAX_CALLS")
+        with self.lock:
+            if not self._valid(self.sessions, token):
+                return False
+            if limit:
+                grant = self.sessions[token]
+                grant.uses += 1
+                if grant.uses > int(limit):
+                    del self.sessions[token]
+                    return False
+            return True
 
     def issue_token(self, client_id: str) -> str:
         """A new LGSP access token for `client_id`, valid TOKEN_TTL seconds."""

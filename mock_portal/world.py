@@ -25,6 +25,11 @@ DEFAULT_UNIT_NAME = "UBND thành phố Hà Nội"
 DEFAULT_SOURCE = "national-catalog.jsonl"
 LEVELS = ("2", "3", "4")
 BROKEN_MODES = ("404", "410", "wrong_page")
+#: How a single-page-app portal shows a broken deep link: the catalogue detail is missing,
+#: in a state other than ACTIVE/UPDATED, or offers no ONLINE submission method.
+SPA_MODES = ("missing", "inactive", "abolished", "no_online")
+#: A legacy broken link's SPA counterpart, when the world names none (`spa_details`).
+SPA_FROM_BROKEN = {"404": "missing", "410": "inactive", "wrong_page": "no_online"}
 CHANNELS = ("online", "postal", "in_person")
 PAYMENT_KINDS = ("dvcqg_payment", "paygov")
 CODE_RE = r"^[0-9A-Za-z][0-9A-Za-z.\-]{0,63}$"
@@ -104,12 +109,21 @@ class World:
     integrations: dict[str, dict[str, str]]  # code -> {unit code: MUCDO}
     broken_links: dict[str, str]
     payments: dict[str, dict[str, frozenset[str]]]  # kind -> partner -> codes
+    spa_details: dict[str, str] = field(default_factory=dict)  # code -> SPA_MODES
     listed_by_code: dict[str, Procedure] = field(default_factory=dict)
     listed_by_id: dict[str, Procedure] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.listed_by_code = {p.code: p for p in self.listed}
         self.listed_by_id = {p.id: p for p in self.listed}
+
+    def spa_mode(self, code: str) -> str | None:
+        """How the catalogue detail of `code` is broken (None: it offers online submission)."""
+        mode = self.spa_details.get(code)
+        if mode is not None:
+            return mode
+        broken = self.broken_links.get(code)
+        return SPA_FROM_BROKEN.get(broken) if broken else None
 
     def payment_configured(self, kind: str, partner: str, code: str) -> bool:
         """Whether `code` takes payments through `kind` for `partner`."""
@@ -262,6 +276,11 @@ class WorldSchema(Schema):
                                values=fields.String(validate=validate.OneOf(BROKEN_MODES)),
                                load_default=dict)
     payments = fields.Nested(_PaymentsSchema, load_default=dict)
+    # Additive (v2): per procedure, how a single-page-app portal shows it broken; by default a
+    # broken deep link's counterpart (404 → missing, 410 → inactive, wrong_page → no_online).
+    spa_details = fields.Dict(keys=fields.String(validate=validate.Regexp(CODE_RE)),
+                              values=fields.String(validate=validate.OneOf(SPA_MODES)),
+                              load_default=dict)
     # Read by the probe tests, ignored by the portal.
     expected_discrepancies = fields.Raw()
     stats = fields.Raw()
@@ -354,6 +373,7 @@ def build_world(raw: Mapping[str, Any], base: Path | None = None) -> World:
         for code, level in entries.items():
             integrations.setdefault(code, {})[unit] = level
     _check_known(errors, "broken_links", data["broken_links"], universe)
+    _check_known(errors, "spa_details", data["spa_details"], universe)
     payments: dict[str, dict[str, frozenset[str]]] = {}
     for kind in PAYMENT_KINDS:
         for partner, codes in data["payments"].get(kind, {}).items():
@@ -380,4 +400,5 @@ def build_world(raw: Mapping[str, Any], base: Path | None = None) -> World:
         listed=sorted((universe[c] for c in listed_codes), key=lambda p: p.code),
         known=universe, integrations=integrations,
         broken_links=dict(data["broken_links"]), payments=payments,
+        spa_details=dict(data["spa_details"]),
     )

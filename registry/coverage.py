@@ -17,7 +17,8 @@ Choices a reader of the report must know:
   `candidates_limit`, with `candidates_total` for the whole pool.
 - `verified` basis: DVCQG integration counts only with a fresh `linkage.verdict ==
   "integrated"`, online payment only with a fresh `payment.verdict == "payment_ready"`
-  (fresh: `now - checked_at < staleness`). Service levels, fees and SSO stay declared (no
+  (fresh: `now - checked_at < staleness` and not marked stale by a later `unknown`: a portal
+  that stops answering leaves its last verdicts unverified). Service levels, fees and SSO stay declared (no
   probe checks them). Each indicator adds `claimed_unconfirmed`: declared yet not confirmed.
 - `freshness` (either basis): `oldest_evidence` is the oldest `checked_at` among the linkage
   and payment verdicts of active procedures, fresh or stale (`unknown` is no verdict);
@@ -167,7 +168,8 @@ def select_targets(targets: Iterable[Mapping[str, Any]], as_of: date) -> dict[st
 
 def _evidence(evidence: Any, now: datetime,
               staleness: timedelta) -> tuple[str | None, bool, datetime | None]:
-    """(verdict, fresh, checked_at) of one evidence dict; `unknown` is no verdict at all."""
+    """(verdict, fresh, checked_at) of one evidence dict; `unknown` is no verdict at all, and a
+    verdict marked stale (a later probe could not re-check it) is not fresh: stale is unverified."""
     # Most procedures carry no evidence: the cheap test first (the ABC check is slow).
     if not evidence or not isinstance(evidence, Mapping):
         return None, False, None
@@ -175,7 +177,7 @@ def _evidence(evidence: Any, now: datetime,
     checked_at = to_datetime(evidence.get("checked_at"))
     if verdict in (None, "", "unknown") or checked_at is None:
         return None, False, None
-    return verdict, now - checked_at < staleness, checked_at
+    return verdict, not evidence.get("stale") and now - checked_at < staleness, checked_at
 
 
 def _levels(value: Any) -> tuple[str, ...]:

@@ -25,7 +25,9 @@ def coverage_report(store: Store, cfg: Mapping[str, Any], *, basis: str = "decla
         when = cutoff
     elif basis == "verified":
         when = now
-        rows = attach_evidence(store, store.coverage_rows(), as_of=when)
+        # The current verdicts, with their stale flags (a sweep that could not re-check a
+        # procedure marks its verdict stale even without an `unknown` attempt of its own).
+        rows = attach_evidence(store, store.coverage_rows(), as_of=None)
     else:
         when = now
         rows = store.coverage_cohorts(group_by)  # aggregated in SQL: see coverage.py
@@ -44,10 +46,12 @@ def coverage_report(store: Store, cfg: Mapping[str, Any], *, basis: str = "decla
     return report
 
 
-def attach_evidence(store: Store, rows: list[dict[str, Any]], *, as_of: datetime) -> list[dict[str, Any]]:
-    """Add each procedure's latest linkage/payment verdicts (None until probes exist)."""
+def attach_evidence(store: Store, rows: list[dict[str, Any]], *,
+                    as_of: datetime | None) -> list[dict[str, Any]]:
+    """Add each procedure's latest linkage/payment verdicts (None until probes exist), as they
+    stand (`as_of` None) or rebuilt from the attempts made up to `as_of`."""
     latest = getattr(store, "latest_verdicts", None)
     if latest is None:
         return rows
-    verdicts = latest(as_of=as_of.isoformat())
+    verdicts = latest(as_of=None if as_of is None else as_of.isoformat())
     return [{**r, **verdicts.get(r["code"], {})} for r in rows]

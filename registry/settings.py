@@ -64,7 +64,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PROBE_CONCURRENCY", _int(1, 256), 32, "Probes in flight at once during a sweep."),
     Setting("PROBE_TIMEOUT", _float(0.1), 10.0, "Timeout of every outbound portal call (seconds)."),
     Setting("PROBE_RETRIES", _int(0, 10), 3, "Retries of a transient failure (timeout, reset, 5xx, 429)."),
-    Setting("PROBE_RATE", _float(0), 200.0, "Maximum requests per second per portal host (0 = unlimited)."),
+    Setting("PROBE_RATE", _float(0), 5.0,
+            "Maximum requests per second per portal host (0 = unlimited); `tthc up`'s own mock_portal is unlimited."),
     Setting("PROBE_BACKOFF", _float(0), 0.5,
             "First retry delay of a probe call (seconds); jittered, doubled per retry, at most 8 s."),
     Setting("PROBE_BREAKER", _int(1, 10000), 5,
@@ -80,6 +81,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("THREADS", _int(1, 64), 4, "Threads per gunicorn worker (gthread)."),
     Setting("LOG_FORMAT", fields.String(validate=validate.OneOf(["text", "json"])), "text",
             "Log lines as plain text or one JSON object per line."),
+    Setting("CATALOG_URL", fields.String(), "",
+            "Base URL of the DVCQG public catalogue. Empty: `TTHC_PORTAL_URL` + `/dvcqg`."),
+    Setting("ADAPTER_URL", fields.String(), "",
+            "Base URL of the DVCQG integration adapter. Empty: `TTHC_PORTAL_URL` + `/adapter`."),
+    Setting("PAYMENT_URL", fields.String(), "",
+            "Base URL of the DVCQG Payment Platform. Empty: `TTHC_PORTAL_URL` + `/payment`."),
+    Setting("LGSP_URL", fields.String(), "",
+            "Base URL of the provincial LGSP (PayGov tokens). Empty: `TTHC_PORTAL_URL` + `/lgsp`."),
+    Setting("PAYGOV_URL", fields.String(), "",
+            "Base URL of PayGov. Empty: `TTHC_PORTAL_URL` + `/paygov`."),
+    Setting("PAYGOV_BEARER", fields.String(), "",
+            "PayGov's own bearer token when the deployment issues one apart from the LGSP token. "
+            "Empty: the LGSP token is sent as both."),
+    Setting("PAYMENT_PROBE_INTERVAL_DAYS", _float(0), 7.0,
+            "Payment is probed at most this often per procedure, and not while a verified payment "
+            "callback is younger (each probe creates an order nobody pays)."),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

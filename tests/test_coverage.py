@@ -409,3 +409,16 @@ def test_report_over_the_hanoi_fixture():
     assert indicator(report, "level4_rate")["needed"] == 1685 - 731
     assert {entry["key"] for entry in report["groups"]["level"]} <= {
         "bo", "tinh", "huyen", "xa", "khac"}
+
+
+@pytest.mark.parametrize("basis", ["verified", "declared"])
+def test_a_verdict_marked_stale_by_a_later_unknown_is_unverified(basis):
+    # Issue 12 item 7: young but marked stale (a later probe got no answer) is not confirmed.
+    rows = verified_world()
+    rows[0]["linkage"] = {**rows[0]["linkage"], "stale": True}        # 1.000001, 3 hours old
+    rows[6]["payment"] = {**rows[6]["payment"], "stale": True}        # 1.000007
+    report = build_report(rows, TARGETS, basis=basis, as_of=AS_OF, now=NOW)
+    if basis == "verified":
+        assert indicator(report, "dvcqg_integration_rate")["numerator"] == 1   # only 1.000005
+        assert indicator(report, "online_payment_rate")["numerator"] == 0
+    assert report["freshness"]["unverified"] == 6   # 1.000001 joins 2, 3, 6, 7, 8

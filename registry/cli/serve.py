@@ -17,7 +17,7 @@ from flask.cli import with_appcontext
 
 from .. import probing, seeding
 from ..context import check_database, get_store, settings
-from ..settings import SettingsError, check_real_portal
+from ..settings import UPSTREAM_URLS, SettingsError, check_real_portal
 from ..store import StoreError
 
 WORLD = "hanoi-2021.json"
@@ -228,10 +228,16 @@ def up_cmd(port: int | None, no_sweep: bool) -> None:
     base = f"http://{host}:{port}"
     with Supervisor() as sup:
         portal = cfg["PORTAL_URL"]
-        if not portal:
+        # A portal is configured by TTHC_PORTAL_URL or by every upstream's own URL.
+        if not portal and not all(cfg.get(name) for name in UPSTREAM_URLS[1:6]):
             portal = _start_mock_portal(sup, _default_world())
             click.echo(f"mock portal: {portal} (TTHC_PORTAL_URL is empty)")
             _point_callbacks(portal, base, cfg)
+            if "TTHC_PROBE_RATE" not in os.environ:
+                # The polite default rate is for portals that are not ours; our own mock_portal
+                # takes the first sweep unthrottled (seconds instead of minutes).
+                os.environ["TTHC_PROBE_RATE"] = "0"
+                cfg["PROBE_RATE"] = 0.0
         os.environ["TTHC_PORTAL_URL"] = portal
         cfg["PORTAL_URL"] = portal
         sup.start_server(host, port)

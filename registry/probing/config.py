@@ -8,6 +8,10 @@ from connectors import ConfigurationError, PortalConfig
 
 from .. import errors
 
+#: Per-upstream URL settings and the PortalConfig field each one fills.
+UPSTREAM_SETTINGS = {"CATALOG_URL": "dvcqg_url", "ADAPTER_URL": "adapter_url", "PAYMENT_URL": "payment_url",
+                     "LGSP_URL": "lgsp_url", "PAYGOV_URL": "paygov_url"}
+
 
 class ProbeConfigError(errors.InvalidInput):
     """The settings do not allow a sweep (no portal URL, an invalid URL...)."""
@@ -31,12 +35,17 @@ class SweepOptions:
 def portal_config(cfg: Mapping[str, Any]) -> PortalConfig:
     """The connectors' settings from the registry's (`TTHC_PORTAL_URL` must be set)."""
     base = (cfg.get("PORTAL_URL") or "").strip()
-    if not base:
+    hosts: dict[str, Any] = {field: (cfg.get(setting) or "").strip() or None
+                             for setting, field in UPSTREAM_SETTINGS.items()}
+    if not base and not all(hosts.values()):
         raise ProbeConfigError("TTHC_PORTAL_URL is empty: set it to the portal's base URL "
-                               "(or run `tthc up`, which starts mock_portal when it is empty)")
+                               "(or every per-upstream URL; or run `tthc up`, which starts mock_portal "
+                               "when it is empty)")
     try:
         return PortalConfig(
-            base_url=base, unit_code=cfg["UNIT_CODE"], unit_name=cfg["UNIT_NAME"],
+            base_url=base or next(iter(hosts.values())), **hosts,
+            paygov_bearer=(cfg.get("PAYGOV_BEARER") or None),
+            unit_code=cfg["UNIT_CODE"], unit_name=cfg["UNIT_NAME"],
             adapter_username=cfg["ADAPTER_USERNAME"], adapter_password=cfg["ADAPTER_PASSWORD"],
             payment_partner_code=cfg["PAYMENT_PARTNER"], payment_secret=cfg["PAYMENT_SECRET"],
             paygov_partner_code=cfg["PAYGOV_PARTNER_CODE"], paygov_access_key=cfg["PAYGOV_ACCESS_KEY"],

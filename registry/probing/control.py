@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import threading
+from datetime import datetime
 from typing import Any, Mapping, Sequence
 
 from flask import Flask
@@ -20,9 +21,10 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, 
 from connectors import Verdict
 
 from .. import errors
-from ..store import Store, SweepBusy, open_store
+from ..store import Store, SweepBusy, now_iso, open_store
 from .config import portal_config, sweep_options
-from .plan import (Item, check_selection, dimensions_of, plan_items, selected_codes, selection_doc)
+from .plan import (Item, check_selection, dimensions_of, payment_not_due, plan_items, selected_codes,
+                   selection_doc)
 from .runner import execute, log_progress
 
 log = logging.getLogger("tthc.probing")
@@ -67,15 +69,28 @@ def prepare(store: Store, cfg: Mapping[str, Any], *, kind: str = "all", codes: S
         if run is None:
             raise NothingToResume("no interrupted sweep to resume")
         run = store.resume_run(run["id"], lease_seconds=options.lease_seconds)
-        finished = store.finished_items(run["id"])
-        procedures = _procedures(store, selected_codes(run["selection"]), strict=False)
-        return run, plan_items(procedures, run["kind"], finished), len(finished)
-    dimensions_of(kind)
+        return run, *_left(store, run)
+    dims = dimensions_of(kind)
     codes = None if codes is None else list(dict.fromkeys(codes))
-    items = plan_items(_procedures(store, codes, strict=True), kind)
-    run = store.start_run(kind=kind, selection=selection_doc(codes), total=len(items), actor=actor,
-                          lease_seconds=options.lease_seconds)
+    not_due: set[str] = set()
+    selection = selection_doc(codes)
+    if "payment" in dims:
+        not_due, why = payment_not_due(store.payment_evidence_times(),
+                                       float(cfg.get("PAYMENT_PROBE_INTERVAL_DAYS", 7.0)),
+                                       datetime.fromisoformat(now_iso()), cadence=codes is None)
+        if any(why.values()):
+            selection["payment_skipped"] = why
+    items = plan_items(_procedures(store, codes, strict=True), kind, payment_not_due=not_due)
+    run = store.start_run(kind=kind, selection=selection, total=len(items), actor=actor,
+                          lease_seconds=options.lease_seconds, plan=[i.key for i in items])
     return run, items, 0
+
+
+def _left(store: Store, run: dict[str, Any]) -> tuple[list[Item], int]:
+    """What a run has left to probe (its plan minus what it stored) and how much it finished."""
+    finished = store.finished_items(run["id"])
+    procedures = _procedures(store, selected_codes(run["selection"]), strict=False)
+    return plan_items(procedures, run["kind"], finished, planned=store.run_plan(run["id"])), len(finished)
 
 
 class _RichProgress:
@@ -119,10 +134,8 @@ def continue_run(cfg: Mapping[str, Any], run_id: int) -> dict[str, Any]:
         run = store.get_run(run_id)
         if run["status"] != "running":
             return run
-        finished = store.finished_items(run_id)
-        procedures = _procedures(store, selected_codes(run["selection"]), strict=False)
-        items = plan_items(procedures, run["kind"], finished)
-        return execute(store, cfg, sweep_options(cfg), run, items, done=len(finished), progress=log_progress())
+        items, done = _left(store, run)
+        return execute(store, cfg, sweep_options(cfg), run, items, done=done, progress=log_progress())
 
 
 def start_sweep_in_background(app: Flask, kind: str = "all", actor: str = "api", *,

@@ -9,7 +9,9 @@
 """
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping, Sequence
 
 from connectors import CHANNELS
@@ -87,17 +89,41 @@ def payment_channels(procedure: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def plan_items(procedures: Iterable[Mapping[str, Any]], kind: str,
-               finished: set[tuple[str, str]] = frozenset()) -> list[Item]:
-    """The items of a sweep over `procedures` (active ones), minus those already `finished`."""
+               finished: set[tuple[str, str]] = frozenset(), *,
+               planned: set[tuple[str, str]] | None = None,
+               payment_not_due: Set[str] = frozenset()) -> list[Item]:
+    """The items of a sweep over `procedures` (active ones), minus those already `finished`,
+    only those `planned` when the run's plan is known, and no payment item for the codes in
+    `payment_not_due`."""
     dims = dimensions_of(kind)
     items: list[Item] = []
     for p in sorted(procedures, key=lambda p: p["code"]):
         if (p.get("status") or "active") != "active":
             continue
         code, name = p["code"], p.get("name") or ""
-        if "linkage" in dims and (code, "linkage") not in finished:
+        if "linkage" in dims and (code, "linkage") not in finished and (
+                planned is None or (code, "linkage") in planned):
             items.append(Item(code, "linkage", name, level=int(p["service_level"])))
         channels = payment_channels(p)
-        if "payment" in dims and channels and (code, "payment") not in finished:
+        if ("payment" in dims and channels and (code, "payment") not in finished
+                and code not in payment_not_due and (planned is None or (code, "payment") in planned)):
             items.append(Item(code, "payment", name, channels=channels))
     return items
+
+
+def payment_not_due(times: Mapping[str, Mapping[str, str]], interval_days: float, now: datetime, *,
+                    cadence: bool) -> tuple[set[str], dict[str, int]]:
+    """Codes whose payment must not be probed now, and why (counts): a verified callback younger
+    than the interval (always), or a probe with a conclusion younger than it (`cadence`: sweeps
+    of every procedure; naming a procedure probes it unless a real payment is fresher)."""
+    limit = now - timedelta(days=interval_days)
+    skip: set[str] = set()
+    why = {"callback": 0, "cadence": 0}
+    for code, seen in times.items():
+        if seen.get("callback_at") and datetime.fromisoformat(seen["callback_at"]) > limit:
+            skip.add(code)
+            why["callback"] += 1
+        elif cadence and seen.get("probed_at") and datetime.fromisoformat(seen["probed_at"]) > limit:
+            skip.add(code)
+            why["cadence"] += 1
+    return skip, why

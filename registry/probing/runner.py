@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol
 
 from connectors import CircuitBreaker, Prober, Verdict, run_sweep
+from connectors.codes import is_success
 from connectors.sweep import COMPLETED, PORTAL_UNAVAILABLE
 from connectors.verdicts import UNKNOWN, Cause
 
@@ -24,6 +25,11 @@ from .plan import Item
 
 FLUSH_EVERY = 50
 FLUSH_SECONDS = 0.25
+#: From this many linkage items on, a sweep reads the catalogue and LayDVC in bulk first
+#: (about 7 calls for the whole catalogue instead of 2 per procedure).
+BULK_MIN = 10
+#: Answers saying the platform accepted an order (INIT "00"/"0"/0, PayGov create SUCCESSFUL).
+_ORDER_SERVICES = frozenset({"INIT", "create"})
 
 log = logging.getLogger("tthc.probing")
 
@@ -85,6 +91,12 @@ def to_attempt(run_id: int | None, item: Item, verdict: Verdict) -> dict[str, An
             "evidence": calls}
 
 
+def orders_created(verdict: Verdict) -> int:
+    """Payment orders the platform accepted during this probe (each one nobody will pay)."""
+    return sum(1 for c in verdict.calls if c.service in _ORDER_SERVICES and c.status == 200
+               and (is_success(c.error_code) or c.error_code == "SUCCESSFUL"))
+
+
 def count_key(item: Item, verdict: Verdict) -> list[str]:
     """The run counters one verdict adds to."""
     keys = [f"{item.dimension}.{verdict.verdict}"]
@@ -99,6 +111,8 @@ class _State:
     counts: Counter[str]
     recorded: set[tuple[str, str]] = field(default_factory=set)
     last_cause: str | None = None  # cause of the latest unknown (why the breaker opened)
+    orders: int = 0  # payment orders the platforms accepted (nobody pays them)
+    bulk: dict[str, Any] = field(default_factory=dict)  # how the linkage snapshot was read
     taken_over: bool = False  # another process took the run (our lease lapsed): stop quietly
 
 
@@ -125,6 +139,8 @@ async def _sweep(store: Store, cfg: Mapping[str, Any], options: SweepOptions, ru
             flush()
         state.done += 1
         state.counts.update(count_key(item, verdict))
+        if item.dimension == "payment":
+            state.orders += orders_created(verdict)
         if verdict.verdict == UNKNOWN:
             state.last_cause = verdict.cause
         if progress is not None:
@@ -146,10 +162,17 @@ async def _sweep(store: Store, cfg: Mapping[str, Any], options: SweepOptions, ru
     beating = asyncio.create_task(heartbeat())
     try:
         async with Prober.open(portal_config(cfg), max_connections=options.concurrency) as prober:
+            linkage = sum(1 for item in items if item.dimension == "linkage")
+
+            async def prepare() -> None:
+                snapshot = await prober.load_snapshot()
+                state.bulk = snapshot.source()
+
             return await run_sweep(items, lambda item: probe_item(prober, item),
                                    concurrency=options.concurrency,
                                    rate_per_second=options.rate_per_second, breaker=breaker,
-                                   on_result=on_result, should_stop=should_stop)
+                                   on_result=on_result, should_stop=should_stop,
+                                   prepare=prepare if linkage >= BULK_MIN else None)
     finally:
         beating.cancel()
         await asyncio.gather(beating, return_exceptions=True)
@@ -181,6 +204,9 @@ def execute(store: Store, cfg: Mapping[str, Any], options: SweepOptions, run: di
     if result.status == COMPLETED:
         status = "completed"
         message = f"{result.probed} probed in {result.elapsed_ms / 1000:.1f} s"
+        if state.bulk:
+            message += (f"; catalogue read by {state.bulk.get('catalog')}, LayDVC by {state.bulk.get('lay_dvc')}"
+                        f" ({state.bulk.get('bulk_calls', 0)} bulk calls)")
     elif result.status == PORTAL_UNAVAILABLE:
         # No failure is recorded for what was not probed; the earlier verdicts stay, marked stale.
         store.mark_stale((item.key for item in left), now_iso())
@@ -193,6 +219,11 @@ def execute(store: Store, cfg: Mapping[str, Any], options: SweepOptions, run: di
     else:
         status = "interrupted"
         message = f"stopped before the end; {len(left)} items left (tthc probe --resume)"
+    message += f"; payment orders created: {state.orders}"
+    skipped = run.get("selection", {}).get("payment_skipped") if isinstance(run.get("selection"), dict) else None
+    if skipped:
+        message += (f"; payment not probed (not due): {skipped.get('cadence', 0)} probed within "
+                    f"the interval, {skipped.get('callback', 0)} with a fresher verified payment")
     log.info("sweep %s %s: %s", run_id, status, message)
     return store.finish_run(run_id, status=status, message=message, done=state.done, counts=counts)
 

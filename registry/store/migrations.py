@@ -249,3 +249,13 @@ def m008_trust(db: Database) -> None:
             last_at TEXT NOT NULL
         )""")
 
+def m014_probe_run_items(db: Database) -> None:
+    """What each sweep planned to probe, fixed when it opens: a run's `total` is its plan, and a
+    procedure imported while it runs (or before its worker process starts) is not probed by it."""
+    db.execute("""
+        CREATE TABLE probe_run_items (
+            run_id INTEGER NOT NULL REFERENCES probe_runs(id),
+            code TEXT NOT NULL,
+            dimension TEXT NOT NULL,
+            PRIMARY KEY (run_id, code, dimension)
+        ) WITHOUT ROWID""")

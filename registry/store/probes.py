@@ -49,7 +49,8 @@ class ProbesMixin:
 
     # -- runs ----------------------------------------------------------------
     def start_run(self, *, kind: str, selection: Any, total: int, actor: str,
-                  lease_seconds: float = 60.0) -> dict[str, Any]:
+                  lease_seconds: float = 60.0,
+                  plan: Iterable[tuple[str, str]] | None = None) -> dict[str, Any]:
         """Open a new run; SweepBusy if another is running with a live heartbeat.
 
         A run whose heartbeat is older than `lease_seconds` was killed: it is marked
@@ -66,7 +67,39 @@ class ProbesMixin:
                 "VALUES (?, ?, 'running', ?, ?, ?, ?)",
                 [kind, json.dumps(selection, ensure_ascii=False), actor, now, now, total])
             run_id = cur.lastrowid
+            if plan is not None:
+                self.db.conn.executemany(
+                    "INSERT OR IGNORE INTO probe_run_items (run_id, code, dimension) VALUES (?, ?, ?)",
+                    [(run_id, code, dimension) for code, dimension in plan])
         return self.get_run(run_id)
+
+    def run_plan(self, run_id: int) -> set[tuple[str, str]] | None:
+        """The (code, dimension) items a run planned when it opened; None for a run opened
+        before plans were kept (it probes what its selection holds now)."""
+        rows = self.db.execute("SELECT code, dimension FROM probe_run_items WHERE run_id = ?",
+                               [run_id]).fetchall()
+        if rows:
+            return {(c, d) for c, d in rows}
+        started = self.db.execute("SELECT total FROM probe_runs WHERE id = ?", [run_id]).fetchone()
+        return set() if started is not None and started[0] == 0 else None
+
+    def payment_evidence_times(self) -> dict[str, dict[str, str]]:
+        """Per code, when payment was last probed with a conclusion (`probed_at`, an `unknown`
+        is none) and when a verified callback last confirmed a payment (`callback_at`)."""
+        out: dict[str, dict[str, str]] = {}
+        for code, probed, callback in self.db.execute(
+                "SELECT code, max(CASE WHEN run_id IS NOT NULL AND verdict != 'unknown' THEN checked_at END), "
+                "max(CASE WHEN run_id IS NULL AND verdict = 'payment_ready' "
+                "AND json_extract(details, '$.source') = 'callback' THEN checked_at END) "
+                "FROM probe_attempts WHERE dimension = 'payment' GROUP BY code").fetchall():
+            entry = {}
+            if probed:
+                entry["probed_at"] = probed
+            if callback:
+                entry["callback_at"] = callback
+            if entry:
+                out[code] = entry
+        return out
 
     def resume_run(self, run_id: int, *, lease_seconds: float = 60.0) -> dict[str, Any]:
         """Take over an interrupted run again (same id, its finished items kept)."""

@@ -137,10 +137,11 @@ class ProceduresMixin:
         return out
 
     def evidence_summary(self, fresh_after: str) -> dict[str, Any]:
-        """Oldest verdict time of active procedures, and how many online ones have a fresh linkage verdict."""
+        """Oldest verdict time of active procedures, and how many online ones have a fresh linkage
+        verdict (younger than `fresh_after` and not marked stale by a later `unknown`)."""
         oldest, fresh_online = self.db.execute(
             "SELECT min(v.checked_at), sum(v.dimension = 'linkage' AND p.service_level IN (3, 4) "
-            "AND julianday(v.checked_at) >= julianday(?)) FROM verdicts v JOIN procedures p "
+            "AND v.stale = 0 AND julianday(v.checked_at) >= julianday(?)) FROM verdicts v JOIN procedures p "
             "ON p.code = v.code WHERE p.status = 'active' AND v.verdict != 'unknown'",
             [fresh_after]).fetchone()
         return {"oldest_evidence": oldest, "fresh_online": fresh_online or 0}

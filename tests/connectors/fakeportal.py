@@ -124,6 +124,9 @@ class FakePortal:
         self.inflight = 0
         self.max_inflight = 0
         self.hold = 0.0  # seconds every answer waits (to observe concurrency)
+        self.success_code: Any = "00"  # the adapter's and platform's success code ("0", 0...)
+        self.session_max_calls: int | None = None  # a session dies after this many calls
+        self.session_calls: dict[str, int] = {}
         server.expect_request(re.compile(".*")).respond_with_handler(self.handle)
 
     # --- world --------------------------------------------------------------------------------
@@ -268,11 +271,17 @@ class FakePortal:
         session = uuid.uuid4().hex
         with self.lock:
             self.sessions.add(session)
-        return json_response({"error_code": "00", "session": session})
+        return json_response({"error_code": self.success_code, "session": session})
 
     def adapter(self, body: dict[str, Any]) -> Response:
         with self.lock:
-            valid = body.get("session") in self.sessions
+            session = body.get("session")
+            valid = session in self.sessions
+            if valid and self.session_max_calls is not None:
+                used = self.session_calls[session] = self.session_calls.get(session, 0) + 1
+                if used > self.session_max_calls:
+                    self.sessions.discard(session)
+                    valid = False
         if not valid:
             return json_response({"error_code": "03", "message": "Phiên làm việc hết hạn"})
         if body.get("madonvi") != UNIT:
@@ -281,10 +290,10 @@ class FakePortal:
         proc = self.procedures.get(code) if isinstance(code, str) else None
         if service == "LayDVC":
             if proc is None or not proc.units:
-                return json_response({"error_code": "00", "message": "", "result": []})
+                return json_response({"error_code": self.success_code, "message": "", "result": []})
             return json_response(
                 {
-                    "error_code": "00",
+                    "error_code": self.success_code,
                     "message": "",
                     "result": [
                         {
@@ -306,7 +315,7 @@ class FakePortal:
                     {"error_code": "01", "message": "Không tìm thấy", "result": []}
                 )
             return json_response(
-                {"error_code": "00", "result": [{"MATTHC": proc.code, "TENTTHC": proc.name}]}
+                {"error_code": self.success_code, "result": [{"MATTHC": proc.code, "TENTTHC": proc.name}]}
             )
         if service == "DongBoHoSoMC":
             with self.lock:
@@ -315,10 +324,10 @@ class FakePortal:
                     if exists and body.get("isUpdating") != "True":
                         return json_response({"error_code": "04", "message": "Hồ sơ đã tồn tại"})
                     self.dossiers[dossier["MaHoSo"]] = dossier
-            return json_response({"error_code": "00", "message": "", "result": []})
+            return json_response({"error_code": self.success_code, "message": "", "result": []})
         if service == "TraCuuHoSo":
             found = self.dossiers.get(body.get("mahoso"))
-            return json_response({"error_code": "00", "result": [found] if found else []})
+            return json_response({"error_code": self.success_code, "result": [found] if found else []})
         return json_response({"error_code": "02", "message": "Dịch vụ không hỗ trợ"})
 
     # --- section 3 ----------------------------------------------------------------------------

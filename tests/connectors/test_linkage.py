@@ -187,16 +187,54 @@ def test_session_expiry_03_logs_in_again_and_retries_once(portal, config):
     assert sessions[0] == sessions[1] != sessions[2]
 
 
-def test_a_second_03_is_not_retried_again(portal, config):
+def test_03_on_fresh_sessions_is_retried_within_the_budget_then_unknown(portal, config):
+    # A "03" after a re-login is transient: retried with a fresh session, but a session that
+    # never serves a single call is the portal refusing us, so the retry budget bounds it.
     portal.add(CODE, units=[(fp.UNIT, "4")])
     always_expired = lambda r: fp.json_response({"error_code": "03", "message": "hết hạn"})  # noqa: E731
-    portal.script("/adapter/share", always_expired, always_expired, always_expired)
+    portal.script("/adapter/share", *[always_expired] * config.attempts)
     verdict = linkage(config)
     assert (
         verdict.verdict == "unknown" and verdict.cause == "refused" and verdict.error_code == "03"
     )
-    assert len(portal.requests_to("/adapter/share")) == 2
-    assert len(portal.requests_to("/adapter/auth")) == 2
+    assert len(portal.requests_to("/adapter/share")) == config.attempts
+    assert len(portal.requests_to("/adapter/auth")) == config.attempts
+
+
+def test_03_after_a_relogin_is_transient_and_retried(portal, config):
+    portal.add(CODE, units=[(fp.UNIT, "4")])
+    always_expired = lambda r: fp.json_response({"error_code": "03", "message": "hết hạn"})  # noqa: E731
+    portal.script("/adapter/share", *[always_expired] * (config.attempts - 1))
+    verdict = linkage(config)
+    assert verdict.verdict == "integrated"
+    assert [c.error_code for c in verdict.calls if c.service == "LayDVC"] == (
+        ["03"] * (config.attempts - 1) + ["00"]
+    )
+
+
+@pytest.mark.parametrize("success", ["00", "0", 0])
+def test_every_success_code_variant_is_success(portal, config, success):
+    portal.add(CODE, units=[(fp.UNIT, "4")])
+    portal.success_code = success
+    verdict = linkage(config, level=4)
+    assert verdict.verdict == "integrated", verdict.reason
+
+
+def test_extra_fields_are_ignored_and_a_missing_required_field_is_named(portal, config):
+    portal.add(CODE, units=[(fp.UNIT, "4")])
+    extra = {"error_code": "00", "message": "", "extra": {"x": 1}, "result": [
+        {"MATTHC": CODE, "MADVC": CODE, "TENDVC": "x", "PHIENBAN": "2",
+         "APDUNGDVC": [{"MACOQUANTHUCHIEN": fp.UNIT, "MUCDO": "4", "GHICHU": "new"}]}]}
+    portal.script("/adapter/share", lambda r: fp.json_response(extra))
+    assert linkage(config, level=4).verdict == "integrated"
+    portal.script("/adapter/share", lambda r: fp.json_response({"error_code": "00", "message": ""}))
+    verdict = linkage(config, level=4)
+    assert verdict.verdict == "unknown" and verdict.cause == "unexpected"
+    assert "result" in verdict.reason
+    no_level = {"error_code": "00", "result": [{"MATTHC": CODE, "APDUNGDVC": [{"MUCDO": "4"}]}]}
+    portal.script("/adapter/share", lambda r: fp.json_response(no_level))
+    verdict = linkage(config, level=4)
+    assert verdict.verdict == "unknown" and "MACOQUANTHUCHIEN" in verdict.reason
 
 
 def test_session_is_cached_across_probes(portal, config):

@@ -258,16 +258,25 @@ def test_token_is_cached_then_refreshed_once_on_401(portal, config):
     assert headers[2]["Authorization"] != headers[3]["Authorization"]
 
 
-def test_a_second_401_is_not_retried_again(portal, config):
+def test_401_on_fresh_tokens_is_retried_within_the_budget_then_auth_failed(portal, config):
+    # Like the adapter's "03": a fresh token refused on its first use costs a retry; after
+    # `attempts` of them, our credentials are what is refused.
     portal.add(CODE, paygov="ok")
     unauthorized = fp.status(401)
-    portal.script("/paygov/create", unauthorized, unauthorized, unauthorized)
+    portal.script("/paygov/create", *[unauthorized] * config.attempts)
     verdict = payment(config, "paygov")
     assert verdict.verdict == "unknown" and verdict.cause == "auth_failed"
     assert (
-        len(portal.requests_to("/paygov/create")) == 2
-        and len(portal.requests_to("/lgsp/token")) == 2
+        len(portal.requests_to("/paygov/create")) == config.attempts
+        and len(portal.requests_to("/lgsp/token")) == config.attempts
     )
+
+
+def test_a_401_after_a_renewed_token_is_transient(portal, config):
+    portal.add(CODE, paygov="ok")
+    unauthorized = fp.status(401)
+    portal.script("/paygov/create", *[unauthorized] * (config.attempts - 1))
+    assert payment(config, "paygov").verdict == "payment_ready"
 
 
 def test_token_expiry_is_anticipated(portal):

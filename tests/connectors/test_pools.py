@@ -1,4 +1,5 @@
-"""PinnedPoolTransport against a real keep-alive HTTP/1.1 server on 127.0.0.1."""
+"""The connectors' transports (KeptAliveTransport, used by new_client, and PinnedPoolTransport)
+against a real keep-alive HTTP/1.1 server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import httpx
 import pytest
 
 from connectors import PortalConfig, new_client
+from connectors.h11pool import KeptAliveTransport
 from connectors.pools import PinnedPoolTransport
+
+TRANSPORTS = [KeptAliveTransport, PinnedPoolTransport]
 
 
 class KeepAliveServer:
@@ -65,12 +69,13 @@ async def _sweep(url: str, client: httpx.AsyncClient, tasks: int, calls: int
     return seen
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("tasks, pools", [(1, 1), (4, 4), (4, 8), (6, 2), (5, 3)])
-def test_connections_are_kept_alive_and_bounded(tasks, pools):
+def test_connections_are_kept_alive_and_bounded(tasks, pools, transport):
     async def main() -> tuple[dict[int, list[int]], KeepAliveServer]:
         server = KeepAliveServer()
         async with server as url:
-            async with httpx.AsyncClient(transport=PinnedPoolTransport(pools)) as client:
+            async with httpx.AsyncClient(transport=transport(pools)) as client:
                 seen = await _sweep(url, client, tasks, calls=6)
         return seen, server
 
@@ -101,10 +106,30 @@ def test_new_client_closes_every_connection_on_exit():
     assert asyncio.run(main()) == 0
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("bad", [0, -1])
-def test_at_least_one_pool(bad):
+def test_at_least_one_pool(bad, transport):
     with pytest.raises(ValueError):
-        PinnedPoolTransport(bad)
+        transport(bad)
+
+
+def test_kept_alive_and_a_dead_port_is_a_connect_error():
+    async def main() -> tuple[int, int, type]:
+        server = KeepAliveServer()
+        async with server as url:
+            async with httpx.AsyncClient(transport=KeptAliveTransport(1)) as client:
+                first = int((await client.get(f"{url}/a")).text)
+                second = int((await client.get(f"{url}/b")).text)
+        async with httpx.AsyncClient(transport=KeptAliveTransport(1)) as client:
+            try:
+                await client.get("http://127.0.0.1:9/")
+            except httpx.HTTPError as error:
+                kind = type(error)
+        return first, second, kind
+
+    first, second, kind = asyncio.run(main())
+    assert first == second  # kept alive: the same connection
+    assert issubclass(kind, httpx.ConnectError)
 
 
 @pytest.mark.parametrize("env, pinned", [
@@ -122,7 +147,7 @@ def test_new_client_keeps_httpx_proxy_support(monkeypatch, env, pinned):
     async def main() -> tuple[bool, bool]:
         async with new_client(PortalConfig(), max_connections=2) as client:
             proxied = any(t is not None for t in client._mounts.values())
-            return isinstance(client._transport, PinnedPoolTransport), proxied
+            return isinstance(client._transport, KeptAliveTransport), proxied
 
     uses_pools, proxied = asyncio.run(main())
     assert uses_pools is pinned

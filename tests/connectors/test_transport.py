@@ -139,3 +139,31 @@ def test_parse_retry_after_http_date():
     now = datetime(2026, 11, 22, 3, 0, 0, tzinfo=timezone.utc)
     assert parse_retry_after(format_datetime(now + timedelta(seconds=90), usegmt=True), now) == 90.0
     assert parse_retry_after(format_datetime(now - timedelta(seconds=90), usegmt=True), now) == 0.0
+
+
+def test_a_timed_out_attempt_gives_the_next_one_a_longer_deadline():
+    # A deadline that just proved too tight (a portal or a machine slowed by load) is doubled
+    # for the call's next attempt, up to 4x: the issue-11 flaky test died of 7 equal deadlines.
+    import asyncio
+
+    import httpx
+
+    from connectors import PortalConfig
+    from connectors.transport import Transport
+
+    deadlines: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        deadlines.append(request.extensions["timeout"]["read"])
+        raise httpx.ReadTimeout("slow", request=request)
+
+    config = PortalConfig(timeout=0.5, retries=4, backoff_base=0.0, backoff_max=0.0)
+
+    async def main() -> list[str]:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            exchange = await Transport(client, config).send("dvcqg", "x", "GET", "http://portal.test/x")
+        return [c.outcome for c in exchange.calls]
+
+    assert asyncio.run(main()) == ["timeout"] * 5
+    assert deadlines == [0.5, 1.0, 2.0, 2.0, 2.0]
+    assert [config.attempt_timeout(n) for n in range(4)] == [0.5, 1.0, 2.0, 2.0]

@@ -53,6 +53,7 @@ def start_portal() -> Iterator[Callable[..., Portal]]:
     with ExitStack() as stack:
         def start(world: Any = SMALL_WORLD, faults: Any = None, seed: int = 0,
                   **config: Any) -> Portal:
+            config.setdefault("STYLE", "legacy")  # most tests read server-rendered pages
             config.setdefault("CALLBACK_BACKOFF", 0.01)
             config.setdefault("CALLBACK_BACKOFF_MAX", 0.05)
             url, app = stack.enter_context(running_server(world=world, faults=faults, seed=seed,

@@ -158,7 +158,7 @@ def test_built_world_shows_exactly_the_expected_discrepancies(seed):
     linkage = [c for k in ("not_listed", "not_integrated", "level_mismatch", "link_broken")
                for c in expected[k]]
     assert len(linkage) == len(set(linkage))
-    client = create_app(world=world).test_client()
+    client = create_app(world=world, style="legacy").test_client()
     assert observe(client, rows) == expected
 
 
@@ -199,5 +199,5 @@ def test_shipped_world_shows_exactly_its_expected_discrepancies():
     assert counts == {"not_listed": 5, "not_integrated": 30, "level_mismatch": 24,
                       "link_broken": 20, "undeclared_integrated": 8,
                       "payment_not_configured": 24, "undeclared_payment": 6}
-    client = create_app(world="hanoi-2021").test_client()
+    client = create_app(world="hanoi-2021", style="legacy").test_client()
     assert observe(client, rows) == world["expected_discrepancies"]

@@ -46,6 +46,7 @@ class PortalProcess:
         threading.Thread(target=drain, daemon=True).start()
         deadline = time.monotonic() + 60
         self.url = ""
+        self.upstreams: dict[str, str] = {}  # with --split: each upstream's own base URL
         while time.monotonic() < deadline and not self.url:
             try:
                 line = lines.get(timeout=0.5)
@@ -53,6 +54,9 @@ class PortalProcess:
                 if self.proc.poll() is not None:
                     break
                 continue
+            if line.startswith("mock_portal upstream "):
+                _, _, name, _, url = line.split()
+                self.upstreams[name] = url
             if "listening on" in line:
                 self.url = line.strip().rsplit(" ", 1)[-1]
         if not self.url:

@@ -181,10 +181,12 @@ def test_evidence_view(stored, staleness_days, expected):
 
 # -- against a scripted portal -------------------------------------------------------
 def _catalogue(request: Request) -> Response:
-    code = request.get_json()["q"]
-    item = {"id": "00000000-0000-0000-0000-000000000001", "code": code, "name": code, "type": "STANDARD",
-            "categories": [], "departments": []}
-    return Response(json.dumps({"code": "OK", "message": "", "data": {"items": [item], "lastId": ""}}),
+    # Lists whatever code is asked for; the whole walk (empty q) lists 1.000001 to 1.000040.
+    q = request.get_json()["q"]
+    codes = [q] if q else [f"1.00{n:04d}" for n in range(1, 41)]
+    items = [{"id": f"00000000-0000-0000-0000-{n:012d}", "code": code, "name": code, "type": "STANDARD",
+              "categories": [], "departments": []} for n, code in enumerate(codes, 1)]
+    return Response(json.dumps({"code": "OK", "message": "", "data": {"items": items, "lastId": ""}}),
                     content_type="application/json")
 
 

@@ -125,3 +125,27 @@ def test_html_answers_everywhere_count_as_unavailable(portal, db, profile):
     assert set(run["counts"]) == {"linkage.unknown"}
     with open_store(db) as store:
         assert probing.discrepancies(store) == []  # an unknown contradicts nothing
+
+
+def test_verdicts_left_stale_by_a_dead_portal_leave_the_verified_basis(portal, db):
+    # Issue 12 item 7: before, the 20 verdicts of the first sweep stayed counted as verified
+    # after the portal died (they are younger than the staleness window).
+    from registry.reporting import coverage_report
+
+    def verified(app) -> tuple[int, int, int]:
+        with open_store(db) as store:
+            report = coverage_report(store, app.config["TTHC"], basis="verified")
+            declared = coverage_report(store, app.config["TTHC"], basis="declared")
+        item = next(i for i in report["indicators"] if i["id"] == "dvcqg_integration_rate")
+        assert declared["freshness"]["unverified"] == report["freshness"]["unverified"]
+        return item["numerator"], report["freshness"]["unverified"], report["totals"]["online"]
+
+    app = make_app(db, portal.url, PROBE_CONCURRENCY=8)
+    codes = sorted(_all_codes(db))[:240][::12]
+    assert probing.sweep_now(app, kind="linkage", codes=codes, actor="test")["status"] == "completed"
+    integrated, unverified, online = verified(app)
+    assert integrated > 0 and unverified < online
+    portal.admin("POST", "/faults", json={"profile": "down", "replace": True})
+    run = probing.sweep_now(app, kind="linkage", codes=codes, actor="test")
+    assert run["status"] == "portal_unavailable"
+    assert verified(app) == (0, online, online)  # stale is unverified, on both bases

@@ -73,7 +73,10 @@ def test_a_killed_run_resumes_without_probing_again_what_it_finished(portal, db)
     assert resumed["status"] == "completed" and resumed["id"] == run["id"]
     assert sorted(a["code"] for a in attempts) == sorted(codes)  # each once, none lost
     probed_again = set().union(*(_codes_in(e) for e in portal.journal(since=seen)))
-    assert probed_again == set(codes) - {c for c, _ in finished}
+    unfinished = set(codes) - {c for c, _ in finished}
+    # Nothing finished is asked again; of the rest, the catalogue walk and the bulk LayDVC
+    # answer most, and the integrated ones are asked for their deep links.
+    assert probed_again and probed_again <= unfinished
 
 
 def test_resume_without_an_interrupted_run_is_refused(portal, db):

@@ -143,7 +143,16 @@ def test_procedure_body_and_history_carry_the_evidence(swept_app, world):
     attempt = history["items"][0]
     deep_links = [c for c in attempt["evidence"] if c["service"] == "deep_link"]
     mode = world["broken_links"][broken]
-    assert deep_links and all(c["status"] == (200 if mode == "wrong_page" else int(mode)) for c in deep_links)
+    # The shared portal is a single-page app (mock_portal's default, like today's portal): the
+    # deep link answers the app shell, and two readings of the catalogue detail say it is broken.
+    assert attempt["details"]["portal_style"] == "spa"
+    assert deep_links and all(c["status"] == 200 and c["outcome"] == "app_shell" for c in deep_links)
+    details = [c for c in attempt["evidence"] if c["service"] == "catalog.detail"]
+    assert len(details) == 2
+    if mode == "404":  # the detail is missing
+        assert all(c["error_code"] == "NOT_FOUND" for c in details)
+    expected = {"404": "refused", "410": "state is INACTIVE", "wrong_page": "no ONLINE"}[mode]
+    assert expected in attempt["details"]["reason"]
     assert client.get("/api/v1/procedures/9.999999/probes").status_code == 404
 
 
