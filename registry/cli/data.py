@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup, with_appcontext
 
-from .. import coverage, exporter, importer, seeding
+from .. import coverage, exporter, importer, seeding, spreadsheet
 from ..imports import run_import
 from ..context import get_store, settings
 from ..reporting import coverage_report
@@ -134,7 +134,7 @@ def coverage_cmd(fmt: str, basis: str, group_by: tuple[str, ...], as_of) -> None
     rows = coverage.report_to_csv_rows(report)
     writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0].keys()) if rows else ["indicator"])
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(spreadsheet.safe_dict(row) for row in rows)
 
 
 COMMANDS = [init_cmd, import_cmd, export_cmd, search_cmd, fixtures_group, coverage_cmd]
