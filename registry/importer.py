@@ -215,7 +215,11 @@ def _check_archive(data: bytes) -> None:
                                   "(a zip bomb?); nothing was read")
 
 
-def _xml_problem(exc: Exception) -> ImportFileError:
+def _xml_problem(exc: BaseException) -> ImportFileError:
+    # openpyxl wraps the parser's error in a ValueError of its own: name the root cause.
+    seen = 0
+    while (exc.__cause__ or exc.__context__) is not None and seen < 10:
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1  # type: ignore[assignment]
     kind = type(exc).__name__
     if kind in ("EntitiesForbidden", "DTDForbidden", "ExternalReferenceForbidden", "NotSupportedError"):
         what = "declares XML entities or a DTD (refused: entity expansion)"

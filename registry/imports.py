@@ -34,8 +34,9 @@ class ImportReport:
     # new procedures imported without an agency (for an admin to assign)
     unassigned: list[str] = field(default_factory=list)
     only_mine: bool = False
-    # rows outside the importer's agencies, skipped (only_mine): agency -> count
+    # rows outside the importer's agencies, skipped (only_mine): agency -> rows naming it
     skipped: dict[str, int] = field(default_factory=dict)
+    skipped_rows: int = 0
 
     @property
     def ok(self) -> bool:
@@ -45,17 +46,13 @@ class ImportReport:
     def written(self) -> bool:
         return self.ok and not self.dry_run
 
-    @property
-    def skipped_total(self) -> int:
-        return sum(self.skipped.values())
-
     def to_dict(self) -> dict[str, Any]:
         return {"file": self.filename, "format": self.format, "rows": self.rows, "dry_run": self.dry_run,
                 "written": self.written, "inserted": len(self.inserted), "updated": len(self.updated),
                 "unchanged": len(self.unchanged), "errors": [e.to_dict() for e in self.errors],
                 "blanks_kept": dict(self.blanks_kept), "unassigned": list(self.unassigned),
                 "only_mine": self.only_mine,
-                "skipped": {"total": self.skipped_total,
+                "skipped": {"total": self.skipped_rows,
                             "by_agency": [{"agency": a, "rows": n} for a, n in sorted(self.skipped.items())]}}
 
 
@@ -129,6 +126,7 @@ def _run_import(store: Store, data: bytes, filename: str, *, actor: str, source:
             refusal = procedures.scope_refusal(principal, stored, after)
             if refusal is not None:
                 if only_mine:
+                    report.skipped_rows += 1
                     for agency in (refusal.agencies or procedures.agencies_of(stored)
                                    or procedures.agencies_of(after) or [procedures.UNASSIGNED]):
                         skipped[agency] += 1
