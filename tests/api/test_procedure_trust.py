@@ -70,7 +70,8 @@ def test_editor_cannot_add_a_foreign_agency_beside_their_own(api, bearer, db, ju
 # -- PUT without status, retire with a reason, restore -------------------------------------------------
 def test_put_without_status_does_not_reactivate_a_retired_procedure(api, bearer, db, justice_code):
     _, etag = _read(api, justice_code)
-    resp = api.delete(f"/api/v1/procedures/{justice_code}?reason=Bãi bỏ", headers=bearer("editor", **{"If-Match": etag}))
+    resp = api.delete(f"/api/v1/procedures/{justice_code}?reason=Bãi bỏ",
+                      headers=bearer("editor", **{"If-Match": etag}))
     assert resp.status_code == 200 and resp.json["status"] == "retired"
     resp = api.put(f"/api/v1/procedures/{justice_code}", json={"name": "Tên mới", "agency": JUSTICE},
                    headers=bearer("editor", **{"If-Match": resp.headers["ETag"]}))
