@@ -11,6 +11,7 @@ from typing import Any, Iterator
 
 from marshmallow import ValidationError
 
+from . import errors
 from .jsonsafe import JsonTooDeep, loads
 from .schemas import ImportRowSchema
 from .spreadsheet import restore
@@ -45,7 +46,7 @@ _SUFFIXES = {"xls": "an Excel 97-2003 workbook (.xls); save it as .xlsx", "pdf":
              "txt": "a text file (.txt)", "xml": "an XML file", "html": "an HTML page", "htm": "an HTML page"}
 
 
-class ImportFileError(ValueError):
+class ImportFileError(errors.InvalidInput):
     """The file as a whole cannot be read (wrong format, no header, not JSON...)."""
 
 

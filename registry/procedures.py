@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from . import errors
 from .auth import Principal, can_edit
 from .schemas import DEFAULTS, with_defaults
 from .store import DuplicateCode, NotFound, Store, VersionConflict
@@ -32,12 +33,14 @@ MAX_REASON = 1000
 UNASSIGNED = "(no agency)"
 
 
-class ProcedureError(Exception):
+class ProcedureError(errors.RegistryError):
     """A write the service refuses (the shells map each kind to their own answer)."""
 
 
-class OutOfScope(ProcedureError):
+class OutOfScope(ProcedureError, errors.Forbidden):
     """The principal may not write this procedure; `agencies` are the ones that decide it."""
+
+    slug = "outside-scope"
 
     def __init__(self, message: str, *, principal: Principal | None, agencies: list[str],
                  reason: str) -> None:
@@ -50,8 +53,12 @@ class OutOfScope(ProcedureError):
 class VersionRequired(ProcedureError):
     """The caller did not say which version it read."""
 
+    status = 428
+    slug = "precondition-required"
+    title_vi = "Thiếu phiên bản"
 
-class ReasonRequired(ProcedureError):
+
+class ReasonRequired(ProcedureError, errors.InvalidInput):
     """Retiring needs a reason (kept in the audit log)."""
 
 
