@@ -133,6 +133,8 @@ def list_procedures(args: dict[str, Any]) -> dict[str, Any]:
     }
     status = args["status"]
     filters["status"] = None if status == "all" else status
+    if args.get("unassigned"):
+        filters["agency"] = ""  # the store's "no agency" (imports leave new ones so)
     page, per_page = args["page"], args["per_page"]
     rows, total = store.list_procedures(
         q=args.get("q"),

@@ -152,6 +152,9 @@ class ProcedureListArgs(PageArgs):
     sso = fields.Boolean()
     has_fee = fields.Boolean()
     status = fields.String(load_default="active", validate=validate.OneOf([*core.STATUSES, "all"]))
+    unassigned = fields.Boolean(
+        metadata={"description": "true: only procedures without any agency (for an admin to assign)."}
+    )
     sort = fields.String(
         validate=validate.OneOf(_SORTS),
         metadata={

@@ -180,3 +180,12 @@ def test_import_only_mine_over_the_api(api, bearer, db):
     assert resp.status_code == 201, resp.json
     assert resp.json["skipped"] == {"total": 1, "by_agency": [{"agency": BUILDING, "rows": 1}]}
     assert [p["code"] for p in db.procedures_by_code(["1.999991", "1.999992"])] == ["1.999991"]
+
+
+def test_unassigned_procedures_are_listed_for_admins(api, bearer, db):
+    data = json.dumps([{"code": "1.999993", "name": "Chưa có cơ quan"}]).encode()
+    resp = api.post("/api/v1/imports", data={"file": (io.BytesIO(data), "x.json")},
+                    content_type="multipart/form-data", headers=bearer("admin"))
+    assert resp.status_code == 201 and resp.json["unassigned"] == ["1.999993"]
+    listed = api.get("/api/v1/procedures?unassigned=true").json
+    assert [p["code"] for p in listed["items"]] == ["1.999993"] and listed["total"] == 1
