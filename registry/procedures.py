@@ -151,12 +151,12 @@ def create(store: Store, principal: Principal | None, data: Mapping[str, Any], *
 def _write(store: Store, principal: Principal | None, code: str, changes: Mapping[str, Any], *,
            expected_version: int | None, source: str, action: str,
            reason: str | None = None) -> dict[str, Any]:
-    if expected_version is None:
-        raise VersionRequired(f"say which version of procedure {code} you read")
     current = store.get_procedure(code)  # NotFound before any other answer
     refusal = scope_refusal(principal, current, None)
     if refusal is not None:  # scope before version: an outsider learns nothing about versions
         raise _refuse(principal, refusal, code)
+    if expected_version is None:
+        raise VersionRequired(f"say which version of procedure {code} you read")
     return store.update_procedure(code, changes, expected_version=expected_version,
                                   actor=_actor(principal), source=source, action=action,
                                   reason=reason, guard=_guard(principal, code))

@@ -104,12 +104,20 @@ def _outside(exc: service.OutOfScope) -> ApiProblem:
     return ApiProblem(403, str(exc), slug="outside-scope", agencies=exc.agencies or None)
 
 
-def _write(code: str, action: Callable[[int], dict[str, Any]]) -> Any:
+def _write(code: str, action: Callable[[int | None], dict[str, Any]]) -> Any:
     """Run one service call with the version If-Match names; its errors as problems."""
     store = get_store()
+    missing: ApiProblem | None = None
     try:
-        version = expected_version(lambda: _load(store, code)["version"])
+        try:
+            version: int | None = expected_version(lambda: _load(store, code)["version"])
+        except ApiProblem as exc:
+            if exc.code != 428:
+                raise
+            missing, version = exc, None  # the service checks scope first, then refuses
         rec = action(version)
+    except service.VersionRequired:
+        raise missing or ApiProblem(428, "Send `If-Match`.", slug="precondition-required") from None
     except service.OutOfScope as exc:
         raise _outside(exc) from None
     except service.ReasonRequired as exc:
