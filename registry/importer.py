@@ -234,8 +234,8 @@ def _xml_problem(exc: BaseException) -> ImportFileError:
 
 
 def _read_xlsx(data: bytes) -> Records:
+    _check_archive(data)  # before anything is inflated (or openpyxl even imported)
     import openpyxl
-    _check_archive(data)
     try:
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged file
