@@ -249,3 +249,9 @@ def test_report_of_a_real_file_survives_a_reopened_store(tmp_path, hanoi_rows):
         run_import(s, _xlsx([["1.000009", "Chín", "Bộ", "Sở A", "X"]]), "n.xlsx", actor="t")
     with open_store(path) as s:
         assert s.get_procedure("1.000009")["agency"] == "Sở A"
+
+
+def test_cli_import_says_what_blank_cells_kept(runner, hanoi_store):
+    result = runner.invoke(args=["import", str(BO_TU_PHAP)])
+    assert result.exit_code == 0, result.output
+    assert "blank cells kept the stored values: agencies 71" in result.output

@@ -68,6 +68,12 @@ def import_cmd(file: Path, dry_run: bool, fmt: str | None, actor: str, as_json: 
             click.echo(f"{report.rows} rows read ({report.format}); {len(report.inserted)} inserted, "
                        f"{len(report.updated)} updated, {len(report.unchanged)} unchanged "
                        f"({verb} written).")
+            if report.blanks_kept:
+                kept = ", ".join(f"{col} {n}" for col, n in report.blanks_kept.items())
+                click.echo(f"blank cells kept the stored values: {kept}")
+            if report.unassigned:
+                click.echo(f"{len(report.unassigned)} new procedure(s) without an agency imported unassigned "
+                           "(an admin assigns them)")
     if report.errors:
         sys.exit(1)
 

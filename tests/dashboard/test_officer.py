@@ -158,3 +158,17 @@ def test_a_page_number_too_large_is_a_vietnamese_400(dash_client):
     resp = dash_client.get("/procedures?page=99999999999999999999999")
     html = resp.get_data(as_text=True)
     assert resp.status_code == 400 and "Số trang (page)" in html
+
+
+def test_hostile_import_files_get_a_page_not_a_500(dash_client):
+    login(dash_client, EDITOR)
+    token = csrf_of(dash_client, "/imports")
+    files = [(b'[{"code": "1.999001", "name": "A", "\\ud800": 1}]', "x.json", 422, "\\ud800"),
+             (b"[" * 100_000 + b"]" * 100_000, "deep.json", 400, "nested too deeply"),
+             (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 64, "cu.xls", 400, "Excel 97-2003"),
+             (b"%PDF-1.7\n", "ds.pdf", 400, "PDF")]
+    for data, name, status, words in files:
+        resp = dash_client.post("/imports", data={"csrf_token": token, "file": (io.BytesIO(data), name)},
+                                content_type="multipart/form-data")
+        assert resp.status_code == status, name
+        assert words in resp.get_data(as_text=True), name
