@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import struct
 import time
 import zipfile
 
@@ -255,3 +256,28 @@ def test_cli_import_says_what_blank_cells_kept(runner, hanoi_store):
     result = runner.invoke(args=["import", str(BO_TU_PHAP)])
     assert result.exit_code == 0, result.output
     assert "blank cells kept the stored values: agencies 71" in result.output
+
+
+def _patch_size(raw: bytearray, name: str, size: int) -> None:
+    """Make the archive lie: declare `size` as the member's inflated size in both headers."""
+    info = zipfile.ZipFile(io.BytesIO(bytes(raw))).getinfo(name)
+    struct.pack_into("<I", raw, info.header_offset + 22, size)  # local file header
+    pos = 0
+    while True:  # its central directory entry
+        pos = raw.find(b"PK\x01\x02", pos)
+        length = struct.unpack_from("<H", raw, pos + 28)[0]
+        if raw[pos + 46:pos + 46 + length] == name.encode():
+            break
+        pos += 4
+    struct.pack_into("<I", raw, pos + 24, size)
+
+
+def test_a_bomb_that_lies_about_its_size_stops_at_the_declared_size(store):
+    big = (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+           + b" " * (200 * 2**20) + b"</sheetData></worksheet>")
+    raw = bytearray(_rezip(_xlsx([["1.000001", "Một", "Bộ", "Sở A", "X"]]), {"xl/worksheets/sheet1.xml": big}))
+    _patch_size(raw, "xl/worksheets/sheet1.xml", 4096)
+    started = time.process_time()
+    with pytest.raises(importer.ImportFileError, match="damaged ZIP"):
+        run_import(store, bytes(raw), "lie.xlsx", actor="t")
+    assert time.process_time() - started < 5  # 4 KiB inflated, not 200 MiB
