@@ -157,6 +157,10 @@ def _write(store: Store, principal: Principal | None, code: str, changes: Mappin
         raise _refuse(principal, refusal, code)
     if expected_version is None:
         raise VersionRequired(f"say which version of procedure {code} you read")
+    status = changes.get("status", current["status"])
+    if action == "update" and status != current["status"]:
+        # a status change is a retirement or a restoration, whichever way it is asked for
+        action = "retire" if status == "retired" else "restore"
     return store.update_procedure(code, changes, expected_version=expected_version,
                                   actor=_actor(principal), source=source, action=action,
                                   reason=reason, guard=_guard(principal, code))

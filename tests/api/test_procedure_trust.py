@@ -189,3 +189,13 @@ def test_unassigned_procedures_are_listed_for_admins(api, bearer, db):
     assert resp.status_code == 201 and resp.json["unassigned"] == ["1.999993"]
     listed = api.get("/api/v1/procedures?unassigned=true").json
     assert [p["code"] for p in listed["items"]] == ["1.999993"] and listed["total"] == 1
+
+
+def test_a_status_change_by_patch_is_audited_as_retire_and_restore(api, bearer, db, justice_code):
+    _, etag = _read(api, justice_code)
+    resp = api.patch(f"/api/v1/procedures/{justice_code}", json={"status": "retired"},
+                     headers=bearer("editor", **{"If-Match": etag}))
+    resp = api.patch(f"/api/v1/procedures/{justice_code}", json={"status": "active"},
+                     headers=bearer("editor", **{"If-Match": resp.headers["ETag"]}))
+    assert resp.status_code == 200
+    assert [e["action"] for e in db.history(justice_code)][-2:] == ["retire", "restore"]
