@@ -181,6 +181,9 @@ def procedure_edit(code: str) -> Any:
 def procedure_retire(code: str) -> Any:
     """Retire (soft-delete) a procedure after a confirmation page that asks for the reason."""
     rec = _load_editable(code)
+    if rec["status"] == "retired":
+        flash(f"Thủ tục {code} đã bãi bỏ từ trước.", "info")
+        return redirect(url_for("dashboard.procedure", code=code))
     if request.method == "GET":
         return render_template("dashboard/procedure_retire.html", p=rec, error=None, reason="")
     reason = request.form.get("reason", "")
