@@ -10,7 +10,7 @@ import zipfile
 import openpyxl
 import pytest
 
-from registry import auth, importer
+from registry import auth, importer, xlsx
 from registry.imports import run_import
 from registry.store import open_store
 
@@ -165,7 +165,7 @@ def test_a_zip_bomb_is_refused_before_inflating(store, monkeypatch):
 
 
 def test_a_sheet_over_the_cell_limit_is_refused(store, monkeypatch):
-    monkeypatch.setattr(importer, "XLSX_MAX_CELLS", 50)
+    monkeypatch.setattr(xlsx, "XLSX_MAX_CELLS", 50)
     data = _xlsx([[f"1.{i:06d}", f"T {i}", "Bộ", "Sở A", "X"] for i in range(1, 30)])
     with pytest.raises(importer.ImportFileError, match="more than 50 cells"):
         run_import(store, data, "big.xlsx", actor="t")
