@@ -10,7 +10,7 @@ import io
 import json
 from typing import Any, Iterable, Mapping
 
-from .spreadsheet import safe_row, xlsx_row
+from .spreadsheet import check_xlsx_text, safe_row, xlsx_row
 
 EXPORT_FIELDS = ("code", "name", "field", "agency", "agencies", "issuing_agency", "levels",
                  "service_level", "online_mode", "has_fee", "dvcqg_integrated", "payment_channel",
@@ -51,11 +51,14 @@ def export(records: Iterable[Mapping[str, Any]], fmt: str) -> bytes:
         return buf.getvalue().encode("utf-8")
     if fmt == "xlsx":
         import openpyxl
+        rows = [_flat(r) for r in records]
+        for r, cells in zip(records, rows):
+            check_xlsx_text(cells, f"procedure {r.get('code')}")
         wb = openpyxl.Workbook(write_only=True)
         ws = wb.create_sheet("procedures")
         ws.append(list(EXPORT_FIELDS))
-        for r in records:
-            ws.append(xlsx_row(ws, _flat(r)))
+        for cells in rows:
+            ws.append(xlsx_row(ws, cells))
         buf = io.BytesIO()
         wb.save(buf)
         return buf.getvalue()

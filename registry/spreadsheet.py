@@ -9,7 +9,10 @@ from such cells when a file is imported. Only text is touched; numbers stay numb
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Iterable, Mapping
+
+from . import errors
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _QUOTE = "'"
@@ -39,6 +42,24 @@ def safe_row(values: Iterable[Any]) -> list[Any]:
 def safe_dict(row: Mapping[str, Any]) -> dict[str, Any]:
     """Every value of a csv.DictWriter row neutralised."""
     return {k: neutralise(v) for k, v in row.items()}
+
+
+class UnstorableText(errors.InvalidInput):
+    """Text an XLSX cell cannot hold (a control character stored before input refused them)."""
+
+
+# What XML 1.0, hence XLSX, cannot hold (openpyxl's ILLEGAL_CHARACTERS_RE).
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def check_xlsx_text(values: Iterable[Any], label: str) -> None:
+    """Refuse, naming `label`, text an XLSX cell cannot hold (never dropped or altered silently).
+    Call it on every row before the workbook is started."""
+    for v in values:
+        bad = _ILLEGAL.search(v) if isinstance(v, str) else None
+        if bad:
+            raise UnstorableText(f"{label} holds the control character U+{ord(bad.group()):04X}, "
+                                 "which an .xlsx cell cannot hold: export it as csv or json")
 
 
 def xlsx_row(ws: Any, values: Iterable[Any]) -> list[Any]:

@@ -105,3 +105,16 @@ def test_control_characters_xlsx_cannot_hold_are_refused(client, store, char):
                         actor="t")
     assert [e.field for e in report.errors] == ["name"]
     assert store.count_procedures() == 0
+
+
+def test_legacy_control_characters_make_an_xlsx_export_refuse_not_crash(runner, store, tmp_path, db_path):
+    """Stored before input refused them: the export names the procedure instead of a traceback."""
+    store.create_procedure({"code": "1.000001", "name": "A"}, actor="t", source="t")
+    store.db.execute("UPDATE procedures SET name = 'A' || char(0) || 'B' WHERE code = '1.000001'")
+    with pytest.raises(spreadsheet.UnstorableText, match="procedure 1.000001"):
+        exporter.export(store.all_procedures(), "xlsx")
+    from registry.cli import main
+    result = runner.invoke(main, ["export", "--format", "xlsx", "-o", str(tmp_path / "x.xlsx")],
+                           env={"TTHC_DATABASE": str(db_path)})
+    assert result.exit_code == 1 and "procedure 1.000001" in result.output
+    assert "Traceback" not in result.output
