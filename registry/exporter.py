@@ -1,10 +1,16 @@
-"""Writing procedures as CSV, JSON or XLSX in the canonical fields (import reads them back)."""
+"""Writing procedures as CSV, JSON or XLSX in the canonical fields (import reads them back).
+
+CSV and XLSX cells are neutralised against formula injection (`registry.spreadsheet`) and
+XLSX text cells are typed as strings; the importer undoes the neutralisation.
+"""
 from __future__ import annotations
 
 import csv
 import io
 import json
 from typing import Any, Iterable, Mapping
+
+from .spreadsheet import check_xlsx_text, safe_row, xlsx_row
 
 EXPORT_FIELDS = ("code", "name", "field", "agency", "agencies", "issuing_agency", "levels",
                  "service_level", "online_mode", "has_fee", "dvcqg_integrated", "payment_channel",
@@ -41,15 +47,18 @@ def export(records: Iterable[Mapping[str, Any]], fmt: str) -> bytes:
         buf = io.StringIO(newline="")
         writer = csv.writer(buf)
         writer.writerow(EXPORT_FIELDS)
-        writer.writerows(_flat(r) for r in records)
+        writer.writerows(safe_row(_flat(r)) for r in records)
         return buf.getvalue().encode("utf-8")
     if fmt == "xlsx":
         import openpyxl
+        rows = [_flat(r) for r in records]
+        for r, cells in zip(records, rows):
+            check_xlsx_text(cells, f"procedure {r.get('code')}")
         wb = openpyxl.Workbook(write_only=True)
         ws = wb.create_sheet("procedures")
         ws.append(list(EXPORT_FIELDS))
-        for r in records:
-            ws.append(_flat(r))
+        for cells in rows:
+            ws.append(xlsx_row(ws, cells))
         buf = io.BytesIO()
         wb.save(buf)
         return buf.getvalue()

@@ -10,8 +10,10 @@ from typing import Any, Iterator
 
 from marshmallow import ValidationError
 
-from . import errors
+from . import errors, xlsx
+from .jsonsafe import JsonTooDeep, loads
 from .schemas import ImportRowSchema
+from .spreadsheet import restore
 from .text import clean, clean_multiline, fold
 
 FORMATS = ("xlsx", "csv", "json", "jsonl")
@@ -27,7 +29,16 @@ _LABELS = {
 _CANONICAL = {"code", "name", "field", "agency", "agencies", "issuing_agency", "levels",
               "service_level", "online_mode", "has_fee", "dvcqg_integrated", "payment_channel",
               "sso", "status"}
-_TEXT = {"code", "name", "field", "agency", "issuing_agency", "levels"}
+# Files people try to import that are not one of FORMATS, recognised by their first bytes.
+_MAGIC = ((b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls); save it as .xlsx"),
+          (b"%PDF", "a PDF document"), (b"{\\rtf", "an RTF document"),
+          (b"\x1f\x8b", "a gzip archive"), (b"Rar!", "a RAR archive"), (b"7z\xbc\xaf", "a 7-Zip archive"),
+          (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"))
+_SUFFIXES = {"xls": "an Excel 97-2003 workbook (.xls); save it as .xlsx", "pdf": "a PDF document",
+             "doc": "a Word document (.doc)", "docx": "a Word document (.docx)",
+             "ods": "an OpenDocument spreadsheet (.ods); save it as .xlsx", "xlsm": "a macro-enabled workbook (.xlsm)",
+             "xlsb": "a binary Excel workbook (.xlsb); save it as .xlsx", "zip": "a ZIP archive",
+             "txt": "a text file (.txt)", "xml": "an XML file", "html": "an HTML page", "htm": "an HTML page"}
 
 
 class ImportFileError(errors.InvalidInput):
@@ -43,8 +54,23 @@ class RowError:
     message: str
     code: str | None = None
 
+    def __post_init__(self) -> None:
+        # A file may hold text that is not valid Unicode (a JSON key "\ud800"): the report
+        # must still encode, so such characters are shown as escapes.
+        self.field, self.message = _printable(self.field), _printable(self.message)
+        self.code = None if self.code is None else _printable(self.code)
+
     def to_dict(self) -> dict[str, Any]:
         return {"line": self.line, "code": self.code, "field": self.field, "message": self.message}
+
+
+def _printable(text: Any) -> str:
+    text = str(text)
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 @dataclass
@@ -56,17 +82,44 @@ class ParsedFile:
     lines: list[int] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)  # canonical columns of a tabular file
+
+    def blank_columns(self, row: dict[str, Any]) -> list[str]:
+        """The file's columns that are blank in `row` (tabular files only)."""
+        return [c for c in self.columns if c not in row]
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
 
+def _unsupported(what: str) -> ImportFileError:
+    return ImportFileError(f"this file is {what}: tthc imports {', '.join(FORMATS)} files "
+                           "(the national database's Excel export is .xlsx)")
+
+
+def sniff(head: bytes) -> str | None:
+    """What a file that is not importable is, from its first bytes (None: maybe importable)."""
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            return what
+    return None
+
+
 def detect_format(filename: str, head: bytes) -> str:
-    """The import format from the file name, falling back to the first bytes."""
+    """The import format from the file name, falling back to the first bytes.
+
+    A file whose name or first bytes say it is another format (.xls, .pdf...) is refused
+    with a message naming that format.
+    """
+    what = sniff(head)
+    if what is not None:
+        raise _unsupported(what)
     suffix = Path(filename).suffix.lower().lstrip(".")
     if suffix in FORMATS:
         return suffix
+    if suffix in _SUFFIXES:
+        raise _unsupported(_SUFFIXES[suffix])
     if head.startswith(b"PK"):
         return "xlsx"
     stripped = head.lstrip(b"\xef\xbb\xbf \r\n\t")
@@ -74,6 +127,8 @@ def detect_format(filename: str, head: bytes) -> str:
         return "json"
     if stripped.startswith(b"{"):
         return "jsonl"
+    if suffix:
+        raise _unsupported(f"a .{suffix[:20]} file")
     return "csv"
 
 
@@ -89,8 +144,16 @@ def _map_header(cells: list[Any]) -> dict[int, str]:
     return mapping
 
 
-def _tabular(records: Iterator[tuple[int, list[Any]]], fmt: str) -> tuple[list[tuple[int, dict]], list[str]]:
-    """Find the header row by its labels, then turn the rows below it into dicts."""
+Records = tuple[list[tuple[int, Any]], list[str], list[str]]  # rows, ignored columns, columns read
+
+
+def _tabular(records: Iterator[tuple[int, list[Any]]], fmt: str) -> Records:
+    """Find the header row by its labels, then turn the rows below it into dicts.
+
+    A blank cell is left out of its row: blank means "the file does not say", so an
+    existing procedure keeps its stored value (never erased) and a new one takes the
+    default. Cells neutralised against formula injection on export are restored.
+    """
     header: dict[int, str] | None = None
     ignored: list[str] = []
     out: list[tuple[int, dict]] = []
@@ -108,41 +171,33 @@ def _tabular(records: Iterator[tuple[int, list[Any]]], fmt: str) -> tuple[list[t
         row: dict[str, Any] = {}
         for i, key in header.items():
             value = cells[i] if i < len(cells) else None
-            if value is None:
-                value = ""
+            if value is None or (isinstance(value, str) and value.strip() == ""):
+                continue  # blank: the file does not say
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
+            value = restore(value)
             if key == "agencies":
                 items = clean_multiline(str(value))
-                row["agencies"] = items
-                row.setdefault("agency", items[0] if items else "")
-            elif key == "agency":
-                row["agency"] = value
-            elif str(value).strip() == "" and key not in _TEXT:
-                continue  # an empty cell in a typed column means "not given"
+                if items:
+                    row["agencies"] = items
+                    row.setdefault("agency", items[0])
             else:
                 row[key] = value
         out.append((line, row))
     if header is None:
         raise ImportFileError(f"no header row found in the {fmt} file: expected columns "
                               "'Mã số' and 'Tên' (or 'code' and 'name')")
-    return out, ignored
+    return out, ignored, list(dict.fromkeys(header.values()))
 
 
-def _read_xlsx(data: bytes) -> tuple[list[tuple[int, dict]], list[str]]:
-    import openpyxl
+def _read_xlsx(data: bytes) -> Records:
     try:
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for a damaged file
-        raise ImportFileError(f"not a readable .xlsx file: {exc}") from exc
-    try:
-        ws = wb.worksheets[0]
-        return _tabular(((i, list(r)) for i, r in enumerate(ws.iter_rows(values_only=True), 1)), "xlsx")
-    finally:
-        wb.close()
+        return _tabular(xlsx.rows(data), "xlsx")
+    except xlsx.XlsxError as exc:
+        raise ImportFileError(str(exc)) from exc
 
 
-def _read_csv(data: bytes) -> tuple[list[tuple[int, dict]], list[str]]:
+def _read_csv(data: bytes) -> Records:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -160,9 +215,11 @@ def _read_csv(data: bytes) -> tuple[list[tuple[int, dict]], list[str]]:
         raise ImportFileError(f"malformed CSV at line {reader.line_num}: {exc}") from exc
 
 
-def _read_json(data: bytes) -> tuple[list[tuple[int, dict]], list[str]]:
+def _read_json(data: bytes) -> Records:
     try:
-        doc = json.loads(data.decode("utf-8-sig"))
+        doc = loads(data.decode("utf-8-sig"))
+    except JsonTooDeep as exc:
+        raise ImportFileError(f"not a list of procedures: {exc}") from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ImportFileError(f"not valid JSON: {exc}") from exc
     if isinstance(doc, dict) and isinstance(doc.get("procedures"), list):
@@ -170,10 +227,10 @@ def _read_json(data: bytes) -> tuple[list[tuple[int, dict]], list[str]]:
     if not isinstance(doc, list):
         raise ImportFileError("a JSON import must be an array of procedures "
                               "(or an object with a 'procedures' array)")
-    return [(i, item) for i, item in enumerate(doc, 1)], []
+    return [(i, item) for i, item in enumerate(doc, 1)], [], []
 
 
-def _read_jsonl(data: bytes) -> tuple[list[tuple[int, dict]], list[str]]:
+def _read_jsonl(data: bytes) -> Records:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -183,10 +240,10 @@ def _read_jsonl(data: bytes) -> tuple[list[tuple[int, dict]], list[str]]:
         if not line.strip():
             continue
         try:
-            out.append((i, json.loads(line)))
-        except json.JSONDecodeError as exc:
+            out.append((i, loads(line)))
+        except (json.JSONDecodeError, JsonTooDeep) as exc:
             out.append((i, _Unparseable(str(exc))))
-    return out, []
+    return out, [], []
 
 
 class _Unparseable(str):
@@ -201,8 +258,8 @@ def parse(data: bytes, filename: str = "", fmt: str | None = None) -> ParsedFile
     fmt = fmt or detect_format(filename, data[:64])
     if fmt not in _READERS:
         raise ImportFileError(f"unsupported format {fmt!r}; use one of {', '.join(FORMATS)}")
-    records, ignored = _READERS[fmt](data)
-    parsed = ParsedFile(format=fmt, ignored_columns=ignored)
+    records, ignored, columns = _READERS[fmt](data)
+    parsed = ParsedFile(format=fmt, ignored_columns=ignored, columns=columns)
     schema = ImportRowSchema()
     seen: dict[str, int] = {}
     loaded = _load_all(schema, records)

@@ -5,9 +5,13 @@ import contextlib
 import gc
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Collection, Iterator
+from collections import Counter
+from typing import Any, Iterator
 
+from . import procedures
+from .auth import Principal
 from .importer import ImportFileError, RowError, parse
+from .schemas import DEFAULTS, with_defaults
 from .store import Store
 
 __all__ = ["ImportFileError", "ImportReport", "run_import"]
@@ -25,6 +29,14 @@ class ImportReport:
     inserted: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    # column -> how many blank cells kept the stored value of an existing procedure
+    blanks_kept: dict[str, int] = field(default_factory=dict)
+    # new procedures imported without an agency (for an admin to assign)
+    unassigned: list[str] = field(default_factory=list)
+    only_mine: bool = False
+    # rows outside the importer's agencies, skipped (only_mine): agency -> rows naming it
+    skipped: dict[str, int] = field(default_factory=dict)
+    skipped_rows: int = 0
 
     @property
     def ok(self) -> bool:
@@ -37,7 +49,11 @@ class ImportReport:
     def to_dict(self) -> dict[str, Any]:
         return {"file": self.filename, "format": self.format, "rows": self.rows, "dry_run": self.dry_run,
                 "written": self.written, "inserted": len(self.inserted), "updated": len(self.updated),
-                "unchanged": len(self.unchanged), "errors": [e.to_dict() for e in self.errors]}
+                "unchanged": len(self.unchanged), "errors": [e.to_dict() for e in self.errors],
+                "blanks_kept": dict(self.blanks_kept), "unassigned": list(self.unassigned),
+                "only_mine": self.only_mine,
+                "skipped": {"total": self.skipped_rows,
+                            "by_agency": [{"agency": a, "rows": n} for a, n in sorted(self.skipped.items())]}}
 
 
 class _CyclicGcPause:
@@ -73,45 +89,73 @@ class _CyclicGcPause:
 _cyclic_gc_paused = _CyclicGcPause()
 
 
-def run_import(store: Store, data: bytes, filename: str, *, actor: str, source: str = "import",
-               fmt: str | None = None, dry_run: bool = False,
-               allowed_agencies: Collection[str] | None = None) -> ImportReport:
+def run_import(store: Store, data: bytes, filename: str, *, actor: str | None = None,
+               source: str = "import", fmt: str | None = None, dry_run: bool = False,
+               principal: Principal | None = None, only_mine: bool = False) -> ImportReport:
     """Validate every row and, if all are good, apply them in one transaction.
 
-    `allowed_agencies` (an editor's scope) refuses rows whose procedure - as stored or as
-    imported - belongs to an agency outside it. Raises ImportFileError for an unreadable file.
+    `principal` (None: a trusted local caller such as the CLI, like an admin) is held to the
+    procedure service's scope rule row by row: a row it may not write is an error - or,
+    with `only_mine`, is skipped and counted by agency. Raises ImportFileError for an
+    unreadable file.
     """
     with _cyclic_gc_paused():
-        return _run_import(store, data, filename, actor=actor, source=source, fmt=fmt,
-                           dry_run=dry_run, allowed_agencies=allowed_agencies)
+        return _run_import(store, data, filename, actor=actor or (principal.username if principal else "import"),
+                           source=source, fmt=fmt, dry_run=dry_run, principal=principal, only_mine=only_mine)
 
 
 def _run_import(store: Store, data: bytes, filename: str, *, actor: str, source: str,
-                fmt: str | None, dry_run: bool,
-                allowed_agencies: Collection[str] | None) -> ImportReport:
+                fmt: str | None, dry_run: bool, principal: Principal | None,
+                only_mine: bool) -> ImportReport:
     """run_import's work, with the garbage collector paused around it."""
     parsed = parse(data, filename, fmt)
     report = ImportReport(filename, parsed.format, len(parsed.rows) + len(parsed.errors), dry_run,
-                          errors=list(parsed.errors))
+                          errors=list(parsed.errors), only_mine=only_mine)
     existing = {r["code"]: r for r in store.procedures_by_code([r["code"] for r in parsed.rows])}
+    rows: list[dict[str, Any]] = []
+    blanks: Counter[str] = Counter()
+    skipped: Counter[str] = Counter()
     for line, row in zip(parsed.lines, parsed.rows):
         stored = existing.get(row["code"])
         if stored is None and not row.get("name"):
             report.errors.append(RowError(line, "name", "name is required for a new procedure",
                                           row["code"]))
-        if allowed_agencies is not None:
-            agencies = {a for a in (row.get("agency"), *(row.get("agencies") or [])) if a}
-            if stored is not None:
-                agencies |= {stored["agency"], *stored["agencies"]} - {""}
-            outside = agencies - set(allowed_agencies)
-            if outside or not agencies:
-                report.errors.append(RowError(
-                    line, "agency", "outside your agencies: " + (", ".join(sorted(outside)) or "(none)"),
-                    row["code"]))
+        if principal is not None:
+            base = {k: stored[k] for k in DEFAULTS} if stored else {}
+            after = with_defaults({**base, **row})
+            refusal = procedures.scope_refusal(principal, stored, after)
+            if refusal is not None:
+                if only_mine:
+                    report.skipped_rows += 1
+                    for agency in (refusal.agencies or procedures.agencies_of(stored)
+                                   or procedures.agencies_of(after) or [procedures.UNASSIGNED]):
+                        skipped[agency] += 1
+                    continue
+                report.errors.append(RowError(line, "agency", _SCOPE_MESSAGES[refusal.reason].format(
+                    ", ".join(refusal.agencies)), row["code"]))
+        if stored is not None:
+            blanks.update(parsed.blank_columns(row))
+        elif not row.get("agency") and not row.get("agencies"):
+            report.unassigned.append(row["code"])
+        rows.append(row)
+    report.skipped = dict(skipped)
     report.errors.sort(key=lambda e: e.line)
     if report.errors:
+        report.unassigned = []
         return report
-    outcome = store.apply_import(parsed.rows, actor=actor, source=source, dry_run=dry_run)
+    report.blanks_kept = dict(sorted(blanks.items()))
+    outcome = store.apply_import(rows, actor=actor, source=source, dry_run=dry_run)
     report.inserted, report.updated, report.unchanged = (outcome["inserted"], outcome["updated"],
                                                          outcome["unchanged"])
     return report
+
+
+# The message of a row the principal may not write (scope_refusal's reasons).
+SCOPE_MESSAGE = "outside your agencies"
+_SCOPE_MESSAGES = {
+    "outside": SCOPE_MESSAGE + ": {}",
+    "unassigned": SCOPE_MESSAGE + ": the stored procedure has no agency (only an admin may change it)",
+    "no_agency_after": SCOPE_MESSAGE + ": a procedure needs at least one agency",
+    "role": SCOPE_MESSAGE + ": this account may not import",
+    "anonymous": SCOPE_MESSAGE + ": sign in first",
+}

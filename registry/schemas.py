@@ -10,7 +10,12 @@ from marshmallow import missing as missing_
 
 from .text import clean, clean_multiline
 
-CODE_RE = re.compile(r"^\d\.\d{6}(\.[0-9A-Z]+)?$")
+# ASCII digits only: `\d` would accept "١.٠٠٠٣٩٠" or "１.000390", which no portal knows.
+# The OpenAPI documents publish CODE_PATTERN; the validator compiles the very same string.
+CODE_PATTERN = r"^[0-9]\.[0-9]{6}(\.[0-9A-Z]+)?$"
+CODE_RE = re.compile(CODE_PATTERN, re.ASCII)
+# Control characters an XLSX cell (XML 1.0) cannot hold; whitespace ones are collapsed by clean().
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 LEVELS = ("bo", "tinh", "huyen", "xa", "khac")
 _LEVEL_SET = frozenset(LEVELS)
 PAYMENT_CHANNELS = ("none", "dvcqg_payment", "paygov")
@@ -24,11 +29,16 @@ def online_mode(service_level: int) -> str:
 
 
 def _encodable(value: str) -> str:
-    """Refuse text SQLite cannot store (lone surrogates such as a JSON "\\ud800")."""
+    """Refuse text SQLite cannot store (lone surrogates such as a JSON "\\ud800") and control
+    characters (NUL...) that a spreadsheet cell cannot hold, so every record exports."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ValidationError("contains characters that are not valid Unicode text") from None
+    bad = _CONTROL.search(value)
+    if bad:
+        raise ValidationError(f"contains the control character U+{ord(bad.group()):04X}, "
+                              "which spreadsheets cannot hold")
     return value
 
 
@@ -80,7 +90,11 @@ class Text(_Lean, fields.String):
 
 
 class Code(_Lean, fields.String):
-    """A procedure code: trimmed, then `^\\d\\.\\d{6}(\\.[0-9A-Z]+)?$`."""
+    """A procedure code: trimmed, then CODE_PATTERN (ASCII digits only)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"pattern": CODE_PATTERN, "example": "1.001193", **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value: Any, attr, data, **kwargs) -> str:
         if value.__class__ is not str:
@@ -132,6 +146,10 @@ class Level(_Lean, fields.Integer):
     def _deserialize(self, value: Any, attr, data, **kwargs) -> int:
         if value.__class__ is int:  # int(value) is value; bools go the long way (refused)
             return value
+        if isinstance(value, float) and not value.is_integer():
+            raise ValidationError("must be 1, 2, 3 or 4 (a whole number)")  # 3.5 is not 3
+        if isinstance(value, str) and len(value) > 20:
+            raise ValidationError("must be 1, 2, 3 or 4")  # no 5,000-digit int() parse
         return super()._deserialize(value, attr, data, **kwargs)
 
 
@@ -190,7 +208,11 @@ class ProcedureFields(Schema):
     @validates_schema
     def _consistent(self, data: dict, **kwargs: Any) -> None:
         mode = data.get("online_mode")
-        if mode is not None and "service_level" in data and mode != online_mode(data["service_level"]):
+        if mode is not None and "service_level" not in data:
+            raise ValidationError(
+                "online_mode is derived from service_level (4 → toan_trinh, 3 → mot_phan, else none) "
+                "and cannot be set on its own; change service_level instead", "online_mode")
+        if mode is not None and mode != online_mode(data["service_level"]):
             raise ValidationError(
                 f"online_mode '{mode}' contradicts service_level {data['service_level']}",
                 "online_mode")

@@ -83,6 +83,28 @@ def test_wsgi_holds_only_the_app():
     assert ast.unparse(body[1]) == "app = create_app()"
 
 
+PROCEDURE_WRITES = {"create_procedure", "update_procedure", "retire_procedure", "apply_import"}
+
+
+@pytest.mark.parametrize("shell", ["registry/api", "registry/dashboard", "registry/cli"])
+def test_shells_write_procedures_only_through_the_service(shell):
+    """A rule lives in one place: the shells call registry.procedures / registry.imports, never
+    the store's procedure writes (which skip the scope rule)."""
+    bad = []
+    for path in sorted((ROOT / shell).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr in PROCEDURE_WRITES:
+                bad.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.attr}")
+    assert bad == []
+
+
+def test_the_scope_rule_is_defined_once():
+    """Only the procedure service composes the scope rule; shells ask it, never `auth.can_edit`."""
+    users = [f for f, names in imports_of("registry").items()
+             if "registry.auth.can_edit" in names and f != "registry/procedures.py"]
+    assert users == []
+
+
 # Library exceptions a RegistryError should carry: the store, the importer and the probe engine
 # translate them; a shell (api, dashboard, cli) never catches nor raises them itself.
 _LIBRARY_ERRORS = ("sqlite3", "sqlite_utils", "openpyxl", "zipfile", "connectors", "httpcore")

@@ -5,11 +5,15 @@ from __future__ import annotations
 from functools import wraps
 from typing import Any, Callable
 
+import json
+
 import flask_smorest
 from flask import request
-from webargs.flaskparser import FlaskParser
+from marshmallow import missing
+from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.datastructures import CombinedMultiDict
 
+from .. import jsonsafe
 from . import errors
 
 PREFIX = "/api/v1"
@@ -43,7 +47,19 @@ class _Parser(FlaskParser):
     the upload and its options together."""
 
     def _raw_load_json(self, req: Any) -> Any:
-        data = super()._raw_load_json(req)
+        if not is_json_request(req):
+            return missing
+        try:
+            data = jsonsafe.loads(req.get_data(cache=True).decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise json.JSONDecodeError(f"Bytes decoding error : {exc.reason}", doc="", pos=exc.start) from exc
+        except jsonsafe.JsonTooDeep:
+            raise errors.ApiProblem(
+                400,
+                "The JSON body is nested too deeply to be a request of this API.",
+                slug="malformed-json",
+                errors={"body": ["nested too deeply"]},
+            ) from None
         if has_lone_surrogate(data):
             raise errors.ApiProblem(
                 400,

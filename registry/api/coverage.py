@@ -11,6 +11,7 @@ from flask import Response, request
 
 from ..context import get_store, settings
 from ..coverage import CSV_COLUMNS, report_to_csv_rows
+from ..spreadsheet import safe_dict
 from ..reporting import coverage_report
 from .blueprint import ApiBlueprint
 from .conditional import (
@@ -43,7 +44,7 @@ def _csv(report: dict[str, Any]) -> str:
     buf = io.StringIO(newline="")
     writer = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS), lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(report_to_csv_rows(report))
+    writer.writerows(safe_dict(row) for row in report_to_csv_rows(report))
     return buf.getvalue()
 
 

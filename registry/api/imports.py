@@ -9,7 +9,7 @@ from werkzeug.datastructures import FileStorage
 
 from ..context import get_store
 from ..importer import FORMATS
-from ..imports import ImportFileError, run_import
+from ..imports import SCOPE_MESSAGE, ImportFileError, run_import
 from .blueprint import ApiBlueprint, consumes
 from .errors import ApiProblem
 from .schemas import ImportForm, ImportReportSchema
@@ -23,7 +23,7 @@ blp = ApiBlueprint(
 )
 
 # run_import reports an editor's out-of-scope rows with this message; they make the import a 403.
-_SCOPE_MESSAGE = "outside your agencies"
+_SCOPE_MESSAGE = SCOPE_MESSAGE
 
 
 def _format(upload: FileStorage, given: str | None) -> str | None:
@@ -68,7 +68,6 @@ def import_file(form: dict[str, Any]) -> Any:
         )
     fmt = _format(upload, form.get("format"))
     principal = current_principal()
-    scope = None if principal.is_admin else principal.agencies
     filename = PurePath(upload.filename or "upload").name
     try:
         report = run_import(
@@ -79,7 +78,8 @@ def import_file(form: dict[str, Any]) -> Any:
             source="api",
             fmt=fmt,
             dry_run=form["dry_run"],
-            allowed_agencies=scope,
+            principal=principal,
+            only_mine=form["only_mine"],
         )
     except (ImportFileError, UnicodeEncodeError) as exc:
         # UnicodeEncodeError: a JSON file escaping half a surrogate pair; SQLite refused it and

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from flask import url_for
 
-from .. import schemas as core
+from .. import procedures as service
 from ..context import get_store, settings
 from ..store import VN_TZ, DuplicateCode, NotFound, Store, VersionConflict
 from .blueprint import ApiBlueprint, consumes
@@ -30,8 +30,10 @@ from .schemas import (
     ProcedurePatch,
     ProcedurePut,
     ProcedureSchema,
+    ReasonArgs,
+    ReasonBody,
 )
-from .security import agencies_of, check_scope, current_principal, require
+from .security import current_principal, require
 
 blp = ApiBlueprint(
     "procedures",
@@ -81,13 +83,15 @@ def present(store: Store, records: list[dict[str, Any]]) -> list[dict[str, Any]]
     return [{**r, **evidence_view(evidence.get(r["code"], {}), cfg, now)} for r in records]
 
 
+def _not_found(code: str) -> ApiProblem:
+    return ApiProblem(404, f"There is no procedure with code {code}.", slug="not-found")
+
+
 def _load(store: Store, code: str) -> dict[str, Any]:
     try:
         return store.get_procedure(code)
     except NotFound:
-        raise ApiProblem(
-            404, f"There is no procedure with code {code}.", slug="not-found"
-        ) from None
+        raise _not_found(code) from None
 
 
 def _written(
@@ -96,34 +100,32 @@ def _written(
     return present(store, [rec])[0], status, {"ETag": version_etag(rec["version"])}
 
 
-def _update(
-    code: str, changes: dict[str, Any], action: str
-) -> tuple[dict[str, Any], int, dict[str, str]]:
-    """Scope check on the stored and the new agencies, then the versioned write."""
+def _outside(exc: service.OutOfScope) -> ApiProblem:
+    return ApiProblem(403, str(exc), slug="outside-scope", agencies=exc.agencies or None)
+
+
+def _write(code: str, action: Callable[[int | None], dict[str, Any]]) -> Any:
+    """Run one service call with the version If-Match names; its errors as problems."""
     store = get_store()
-    stored = _load(store, code)
-    new = core.with_defaults({**{k: stored[k] for k in core.DEFAULTS}, **changes})
-    check_scope(agencies_of(stored), agencies_of(new))
-    version = expected_version(lambda: stored["version"])
+    missing: ApiProblem | None = None
     try:
-        if action == "retire":
-            rec = store.retire_procedure(
-                code, expected_version=version, actor=current_principal().username, source=SOURCE
-            )
-        else:
-            rec = store.update_procedure(
-                code,
-                changes,
-                expected_version=version,
-                actor=current_principal().username,
-                source=SOURCE,
-            )
+        try:
+            version: int | None = expected_version(lambda: _load(store, code)["version"])
+        except ApiProblem as exc:
+            if exc.code != 428:
+                raise
+            missing, version = exc, None  # the service checks scope first, then refuses
+        rec = action(version)
+    except service.VersionRequired:
+        raise missing or ApiProblem(428, "Send `If-Match`.", slug="precondition-required") from None
+    except service.OutOfScope as exc:
+        raise _outside(exc) from None
+    except service.ReasonRequired as exc:
+        raise ApiProblem(422, str(exc), slug="validation-failed", errors={"reason": [str(exc)]}) from None
     except VersionConflict as exc:
         raise precondition_failed(exc.current_version) from None
     except NotFound:
-        raise ApiProblem(
-            404, f"There is no procedure with code {code}.", slug="not-found"
-        ) from None
+        raise _not_found(code) from None
     return _written(store, rec)
 
 
@@ -139,6 +141,8 @@ def list_procedures(args: dict[str, Any]) -> dict[str, Any]:
     }
     status = args["status"]
     filters["status"] = None if status == "all" else status
+    if args.get("unassigned"):
+        filters["agency"] = ""  # the store's "no agency" (imports leave new ones so)
     page, per_page = args["page"], args["per_page"]
     rows, total = store.list_procedures(
         q=args.get("q"),
@@ -166,10 +170,11 @@ def list_procedures(args: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(ProcedureCreate)
 def create_procedure(data: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Register a new procedure (editors: only of their agencies)."""
-    check_scope(agencies_of(core.with_defaults(dict(data))))
     store = get_store()
     try:
-        rec = store.create_procedure(data, actor=current_principal().username, source=SOURCE)
+        rec = service.create(store, current_principal(), data, source=SOURCE)
+    except service.OutOfScope as exc:
+        raise _outside(exc) from None
     except DuplicateCode:
         raise ApiProblem(
             409,
@@ -204,7 +209,8 @@ def get_procedure(code: str) -> Any:
 @blp.arguments(ProcedurePatch)
 def patch_procedure(changes: dict[str, Any], code: str) -> Any:
     """Change some fields; needs `If-Match` with the version you read."""
-    return _update(code, changes, "update")
+    return _write(code, lambda version: service.update(
+        get_store(), current_principal(), code, changes, expected_version=version, source=SOURCE))
 
 
 @blp.route("/<code>", methods=["PUT"], parameters=_CODE_PARAM)
@@ -214,7 +220,8 @@ def patch_procedure(changes: dict[str, Any], code: str) -> Any:
 @consumes("json")
 @blp.arguments(ProcedurePut)
 def put_procedure(data: dict[str, Any], code: str) -> Any:
-    """Replace every editable field (absent ones take defaults); needs `If-Match`."""
+    """Replace every editable field (absent ones take defaults, except `status`, which a PUT
+    without it keeps: retiring and restoring are explicit); needs `If-Match`."""
     given = data.pop("code", code)
     if given != code:
         raise ApiProblem(
@@ -223,22 +230,48 @@ def put_procedure(data: dict[str, Any], code: str) -> Any:
             slug="validation-failed",
             errors={"code": ["must equal the code in the path"]},
         )
-    return _update(code, {**core.DEFAULTS, **data}, "update")
+    changes = service.put_changes(data)
+    return _write(code, lambda version: service.update(
+        get_store(), current_principal(), code, changes, expected_version=version, source=SOURCE))
+
+
+def _retire(code: str, reason: str | None) -> Any:
+    return _write(code, lambda version: service.retire(
+        get_store(), current_principal(), code, expected_version=version, reason=reason,
+        source=SOURCE, reason_required=False))
 
 
 @blp.route("/<code>", methods=["DELETE"], parameters=_CODE_PARAM)
 @blp.response(200, ProcedureSchema, headers=ETAG_HEADER, description="The retired procedure")
 @blp.doc(**_WRITE_DOC)
 @require("editor", "admin")
-def delete_procedure(code: str) -> Any:
-    """Retire (soft delete: kept with its history, leaves coverage); needs `If-Match`."""
-    return _update(code, {"status": "retired"}, "retire")
+@blp.arguments(ReasonArgs, location="query")
+def delete_procedure(args: dict[str, Any], code: str) -> Any:
+    """Retire (soft delete: kept with its history, leaves coverage); needs `If-Match`.
+    `?reason=` is kept in the audit log."""
+    return _retire(code, args.get("reason"))
 
 
 @blp.route("/<code>/retire", methods=["POST"], parameters=_CODE_PARAM)
 @blp.response(200, ProcedureSchema, headers=ETAG_HEADER, description="The retired procedure")
 @blp.doc(**_WRITE_DOC)
 @require("editor", "admin")
-def retire_procedure(code: str) -> Any:
-    """Retire the procedure (same as DELETE); needs `If-Match`."""
-    return _update(code, {"status": "retired"}, "retire")
+@consumes("json")
+@blp.arguments(ReasonBody, required=False)
+def retire_procedure(body: dict[str, Any], code: str) -> Any:
+    """Retire the procedure (same as DELETE); needs `If-Match`; `{"reason": ...}` is audited."""
+    return _retire(code, (body or {}).get("reason"))
+
+
+@blp.route("/<code>/restore", methods=["POST"], parameters=_CODE_PARAM)
+@blp.response(200, ProcedureSchema, headers=ETAG_HEADER, description="The restored procedure")
+@blp.doc(**_WRITE_DOC)
+@require("editor", "admin")
+@consumes("json")
+@blp.arguments(ReasonBody, required=False)
+def restore_procedure(body: dict[str, Any], code: str) -> Any:
+    """Bring a retired procedure back (status `active`); needs `If-Match`."""
+    reason = (body or {}).get("reason")
+    return _write(code, lambda version: service.restore(
+        get_store(), current_principal(), code, expected_version=version, reason=reason,
+        source=SOURCE))

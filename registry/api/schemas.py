@@ -19,7 +19,7 @@ from ..importer import FORMATS as IMPORT_FORMATS
 from ..store import VN_TZ
 from ..store.procedures import SORTABLE
 
-CODE_PATTERN = r"^[0-9]\.[0-9]{6}(\.[0-9A-Z]+)?$"
+CODE_PATTERN = core.CODE_PATTERN  # the validator's own pattern, published as is
 MIN_DATE, MAX_DATE = date(1970, 1, 1), date(2999, 12, 31)
 _DATE_RANGE = validate.Range(
     min=MIN_DATE, max=MAX_DATE, error="must be between 1970-01-01 and 2999-12-31"
@@ -79,7 +79,7 @@ class ProcedureSchema(core.ProcedureOutSchema):
     payment = fields.Nested(EvidenceSchema)
 
 
-_CODE_DOC = {"pattern": CODE_PATTERN, "example": "1.001193"}
+_CODE_DOC = {"pattern": core.CODE_RE.pattern, "example": "1.001193"}
 
 
 class ProcedureCreate(core.ProcedureCreateSchema):
@@ -97,6 +97,18 @@ class ProcedurePut(core.ProcedureUpdateSchema):
 
     code = core.Code(metadata={**_CODE_DOC, "description": "Optional; must equal the path's code."})
     name = core.Text(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class ReasonBody(Schema):
+    """Why a procedure is retired or restored (kept in the audit log)."""
+
+    reason = core.Text(validate=validate.Length(max=1000))
+
+
+class ReasonArgs(Schema):
+    """`?reason=`: why a procedure is retired (kept in the audit log)."""
+
+    reason = core.Text(validate=validate.Length(max=1000))
 
 
 class Links(Open):
@@ -140,6 +152,9 @@ class ProcedureListArgs(PageArgs):
     sso = fields.Boolean()
     has_fee = fields.Boolean()
     status = fields.String(load_default="active", validate=validate.OneOf([*core.STATUSES, "all"]))
+    unassigned = fields.Boolean(
+        metadata={"description": "true: only procedures without any agency (for an admin to assign)."}
+    )
     sort = fields.String(
         validate=validate.OneOf(_SORTS),
         metadata={
@@ -179,6 +194,13 @@ class ImportForm(Schema):
         validate=validate.OneOf(IMPORT_FORMATS),
         metadata={"description": "Override the format found from the file name."},
     )
+    only_mine = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Import only the rows of your own agencies: rows outside them are "
+            "skipped and counted by agency in `skipped`, not errors."
+        },
+    )
 
 
 class RowErrorSchema(Open):
@@ -188,6 +210,18 @@ class RowErrorSchema(Open):
     code = fields.String(allow_none=True)
     field = fields.String()
     message = fields.String()
+
+
+class SkippedAgencySchema(Open):
+    agency = fields.String()
+    rows = fields.Integer()
+
+
+class SkippedSchema(Open):
+    """Rows left out by `only_mine` (outside the importer's agencies), by agency."""
+
+    total = fields.Integer()
+    by_agency = fields.List(fields.Nested(SkippedAgencySchema))
 
 
 class ImportReportSchema(Open):
@@ -202,6 +236,20 @@ class ImportReportSchema(Open):
     updated = fields.Integer()
     unchanged = fields.Integer()
     errors = fields.List(fields.Nested(RowErrorSchema))
+    blanks_kept = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={
+            "description": "Per column: blank cells that kept an existing procedure's stored "
+            "value (a blank cell never erases)."
+        },
+    )
+    unassigned = fields.List(
+        fields.String(),
+        metadata={"description": "Codes of new procedures imported without an agency."},
+    )
+    only_mine = fields.Boolean()
+    skipped = fields.Nested(SkippedSchema)
 
 
 # -- coverage -----------------------------------------------------------------
@@ -402,6 +450,9 @@ class AuditEntrySchema(Open):
     key = fields.String()
     before = fields.Raw(allow_none=True)
     after = fields.Raw(allow_none=True)
+    reason = fields.String(
+        allow_none=True, metadata={"description": "Why (a retirement's or restoration's reason)."}
+    )
 
 
 class AuditPage(Page):

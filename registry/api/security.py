@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterable
 from flask import g, request
 from flask_smorest import Blueprint
 
-from ..auth import Principal, can_edit, principal_for_token
+from ..auth import Principal, principal_for_token
 from ..context import get_store
 from .errors import ApiProblem
 
@@ -76,21 +76,3 @@ def require(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         )(wrapper)
 
     return decorator
-
-
-def check_scope(*agency_sets: Iterable[str]) -> None:
-    """403 unless the caller may change procedures of every agency named (stored and new)."""
-    principal = current_principal()
-    agencies = {a for agencies in agency_sets for a in agencies if a}
-    if not can_edit(principal, agencies):
-        outside = sorted(agencies - set(principal.agencies)) or ["(no agency)"]
-        raise ApiProblem(
-            403,
-            f"{principal.username} may not change procedures of: {', '.join(outside)}.",
-            slug="outside-scope",
-        )
-
-
-def agencies_of(record: dict[str, Any]) -> set[str]:
-    """Every agency a procedure names (its first `agency` and the `agencies` list)."""
-    return {a for a in (record.get("agency"), *(record.get("agencies") or [])) if a}

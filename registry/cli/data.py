@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup, with_appcontext
 
-from .. import coverage, exporter, importer, seeding
+from .. import coverage, exporter, importer, seeding, spreadsheet
 from ..imports import run_import
 from ..context import check_database, get_store, settings
 from ..reporting import coverage_report
@@ -71,6 +71,12 @@ def import_cmd(file: Path, dry_run: bool, fmt: str | None, actor: str, as_json: 
             click.echo(f"{report.rows} rows read ({report.format}); {len(report.inserted)} inserted, "
                        f"{len(report.updated)} updated, {len(report.unchanged)} unchanged "
                        f"({verb} written).")
+            if report.blanks_kept:
+                kept = ", ".join(f"{col} {n}" for col, n in report.blanks_kept.items())
+                click.echo(f"blank cells kept the stored values: {kept}")
+            if report.unassigned:
+                click.echo(f"{len(report.unassigned)} new procedure(s) without an agency imported unassigned "
+                           "(an admin assigns them)")
     if report.errors:
         sys.exit(1)
 
@@ -186,7 +192,7 @@ def coverage_cmd(fmt: str, basis: str, group_by: tuple[str, ...], as_of) -> None
     rows = coverage.report_to_csv_rows(report)
     writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0].keys()) if rows else ["indicator"])
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(spreadsheet.safe_dict(row) for row in rows)
 
 
 COMMANDS = [init_cmd, import_cmd, export_cmd, search_cmd, fixtures_group, coverage_cmd]

@@ -27,7 +27,8 @@ NAV = (("dashboard.overview", "Tổng quan", ()),
        ("dashboard.discrepancies", "Sai lệch", ()),
        ("dashboard.probe_runs", "Lượt kiểm tra", ("dashboard.probe_run",)))
 STAFF_NAV = (("dashboard.procedure_new", "Đăng ký thủ tục", ()),
-             ("dashboard.import_form", "Nhập tệp", ()))
+             ("dashboard.import_form", "Nhập tệp", ()),
+             ("dashboard.my_procedures", "Thủ tục của tôi", ()))
 
 ERROR_TITLES = {400: "Yêu cầu không hợp lệ", 403: "Không có quyền", 404: "Không tìm thấy",
                 405: "Phương thức không được phép", 409: "Xung đột dữ liệu",

@@ -7,11 +7,13 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
+from .. import procedures as service
 from ..context import get_store
 from ..schemas import LEVELS, ProcedureCreateSchema, ProcedureUpdateSchema
 from ..store import DuplicateCode, NotFound, VersionConflict
 from .blueprint import bp
-from .security import (current_principal, is_editor, may_edit, procedure_agencies, role_required)
+from .labels import not_editable
+from .security import current_principal, is_editor, role_required
 
 SOURCE = "dashboard"
 FLAGS = ("has_fee", "dvcqg_integrated", "sso")
@@ -28,6 +30,9 @@ MESSAGES = {
 }
 MSG_NO_FEE_CHANNEL = "Thủ tục không thu phí thì không thể có kênh thanh toán trực tuyến."
 MSG_AGENCY_REQUIRED = "Hãy chọn cơ quan thực hiện."
+MSG_VERSION = ("Biểu mẫu không cho biết bạn đã sửa phiên bản nào của thủ tục, nên không có gì được lưu. "
+               "Hãy mở lại trang thủ tục rồi làm lại.")
+MSG_REASON = "Hãy ghi lý do bãi bỏ (lý do được lưu vào nhật ký thay đổi)."
 
 
 def form_to_data(form: MultiDict, *, creating: bool) -> dict[str, Any]:
@@ -56,13 +61,22 @@ def vietnamese_errors(messages: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-def refuse(rec_agencies: list[str]) -> None:
-    """Answer 403 with a message naming the agencies the signed-in editor may not touch."""
+def refuse(exc: service.OutOfScope) -> None:
+    """Answer 403 naming why, the agencies concerned and the agencies this account may update."""
     principal = current_principal()
-    own = ", ".join(principal.agencies) if principal and principal.agencies else "không có"
-    outside = ", ".join(rec_agencies) or "(chưa có cơ quan)"
-    abort(403, description=(f"Bạn không có quyền thay đổi thủ tục của cơ quan: {outside}. "
-                            f"Tài khoản của bạn chỉ được cập nhật thủ tục của: {own}."))
+    own = ", ".join(principal.agencies) if principal and principal.agencies else None
+    why = not_editable(exc.reason, exc.agencies)
+    if principal is not None and principal.role == "admin":
+        scope = "Tài khoản quản trị được cập nhật mọi thủ tục."
+    elif own:
+        scope = f"Tài khoản của bạn chỉ được cập nhật thủ tục của: {own}."
+    else:
+        scope = "Tài khoản của bạn chưa được giao cơ quan nào."
+    if exc.reason == "outside":
+        what = f"Bạn không có quyền thay đổi thủ tục của cơ quan: {', '.join(exc.agencies)}."
+    else:
+        what = f"Bạn không có quyền thay đổi thủ tục này. {why}"
+    abort(403, description=f"{what} {scope}")
 
 
 def _form(template_vars: dict[str, Any], status: int = 200) -> Any:
@@ -72,6 +86,12 @@ def _form(template_vars: dict[str, Any], status: int = 200) -> Any:
     return render_template("dashboard/procedure_form.html", tiers=LEVELS, agency_choices=agencies,
                            restricted=principal is not None and principal.role != "admin",
                            **template_vars), status
+
+
+def _version() -> int | None:
+    """The version the form was rendered from (None when missing or not a number)."""
+    raw = request.form.get("version", "").strip()
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 12 else None
 
 
 @bp.route("/procedures/new", methods=["GET", "POST"])
@@ -92,11 +112,10 @@ def procedure_new() -> Any:
         errors["agency"] = MSG_AGENCY_REQUIRED
     if errors:
         return _form({"values": data, "errors": errors, "creating": True}, 422)
-    agencies = procedure_agencies(clean)
-    if not may_edit(current_principal(), agencies):
-        refuse(agencies)
     try:
-        rec = get_store().create_procedure(clean, actor=current_principal().username, source=SOURCE)
+        rec = service.create(get_store(), current_principal(), clean, source=SOURCE)
+    except service.OutOfScope as exc:
+        refuse(exc)
     except DuplicateCode:
         errors["code"] = f"Đã có thủ tục mã {clean['code']}; hãy sửa thủ tục đó thay vì đăng ký lại."
         return _form({"values": data, "errors": errors, "creating": True}, 409)
@@ -109,15 +128,22 @@ def _load_editable(code: str) -> dict[str, Any]:
         rec = get_store().get_procedure(code)
     except NotFound:
         abort(404, description=f"Không có thủ tục mã {code}.")
-    if not may_edit(current_principal(), procedure_agencies(rec)):
-        refuse(procedure_agencies(rec))
+    refusal = service.scope_refusal(current_principal(), rec, None)
+    if refusal is not None:
+        refuse(service.OutOfScope("", principal=current_principal(), agencies=refusal.agencies,
+                                  reason=refusal.reason))
     return rec
+
+
+def _conflict(code: str, exc: VersionConflict) -> None:
+    flash(f"Thủ tục {code} vừa được người khác sửa (nay là phiên bản {exc.current_version}); "
+          "thay đổi của bạn chưa được lưu. Hãy xem lại rồi làm lại.", "error")
 
 
 @bp.route("/procedures/<code>/edit", methods=["GET", "POST"])
 @role_required(is_editor)
 def procedure_edit(code: str) -> Any:
-    """Edit a procedure: the stored and the new agencies must both be the editor's."""
+    """Edit a procedure: the stored and the new agencies must all be the editor's."""
     rec = _load_editable(code)
     if request.method == "GET":
         return _form({"values": rec, "errors": {}, "creating": False, "p": rec})
@@ -131,19 +157,16 @@ def procedure_edit(code: str) -> Any:
     if not changes.get("agency"):
         return _form({"values": values, "errors": {"agency": MSG_AGENCY_REQUIRED}, "creating": False,
                       "p": rec}, 422)
-    new_agencies = procedure_agencies(changes)
-    if not may_edit(current_principal(), new_agencies):
-        refuse(new_agencies)
     try:
-        expected = int(request.form.get("version", ""))
-    except ValueError:
-        expected = None
-    try:
-        stored = get_store().update_procedure(code, changes, expected_version=expected,
-                                              actor=current_principal().username, source=SOURCE)
+        stored = service.update(get_store(), current_principal(), code, changes,
+                                expected_version=_version(), source=SOURCE)
+    except service.OutOfScope as exc:
+        refuse(exc)
+    except service.VersionRequired:
+        flash(MSG_VERSION, "error")
+        return _form({"values": values, "errors": {}, "creating": False, "p": rec}, 409)
     except VersionConflict as exc:
-        flash(f"Thủ tục {code} vừa được người khác sửa (nay là phiên bản {exc.current_version}); "
-              "thay đổi của bạn chưa được lưu. Hãy xem lại rồi sửa lần nữa.", "error")
+        _conflict(code, exc)
         return _form({"values": values, "errors": {}, "creating": False, "p": get_store().get_procedure(code)},
                      409)
     if stored["version"] == rec["version"]:
@@ -153,21 +176,54 @@ def procedure_edit(code: str) -> Any:
     return redirect(url_for("dashboard.procedure", code=code))
 
 
-@bp.route("/procedures/<code>/retire", methods=["POST"])
+@bp.route("/procedures/<code>/retire", methods=["GET", "POST"])
 @role_required(is_editor)
 def procedure_retire(code: str) -> Any:
-    """Retire (soft-delete) a procedure; it stays in the registry with its history."""
+    """Retire (soft-delete) a procedure after a confirmation page that asks for the reason."""
+    rec = _load_editable(code)
+    if rec["status"] == "retired":
+        flash(f"Thủ tục {code} đã bãi bỏ từ trước.", "info")
+        return redirect(url_for("dashboard.procedure", code=code))
+    if request.method == "GET":
+        return render_template("dashboard/procedure_retire.html", p=rec, error=None, reason="")
+    reason = request.form.get("reason", "")
+    if request.form.get("confirm") != "1" or not reason.strip():
+        return render_template("dashboard/procedure_retire.html", p=rec, error=MSG_REASON,
+                               reason=reason), 422
+    try:
+        service.retire(get_store(), current_principal(), code, expected_version=_version(),
+                       reason=reason, source=SOURCE)
+    except service.OutOfScope as exc:
+        refuse(exc)
+    except service.ReasonRequired:
+        return render_template("dashboard/procedure_retire.html", p=rec, error=MSG_REASON,
+                               reason=reason), 422
+    except service.VersionRequired:
+        flash(MSG_VERSION, "error")
+        return redirect(url_for("dashboard.procedure", code=code))
+    except VersionConflict as exc:
+        _conflict(code, exc)
+        return redirect(url_for("dashboard.procedure", code=code))
+    flash(f"Đã bãi bỏ thủ tục {code} “{rec['name']}”. Thủ tục không còn tính vào chỉ tiêu; "
+          "có thể khôi phục từ trang này.", "success")
+    return redirect(url_for("dashboard.procedure", code=code))
+
+
+@bp.route("/procedures/<code>/restore", methods=["POST"])
+@role_required(is_editor)
+def procedure_restore(code: str) -> Any:
+    """Bring a retired procedure back (it counts in coverage again)."""
     rec = _load_editable(code)
     try:
-        expected = int(request.form.get("version", ""))
-    except ValueError:
-        expected = None
-    try:
-        get_store().retire_procedure(code, expected_version=expected, actor=current_principal().username,
-                                     source=SOURCE)
-    except VersionConflict:
-        flash(f"Thủ tục {code} vừa được người khác sửa; chưa bãi bỏ. Hãy xem lại rồi thử lần nữa.",
-              "error")
+        service.restore(get_store(), current_principal(), code, expected_version=_version(),
+                        reason=request.form.get("reason"), source=SOURCE)
+    except service.OutOfScope as exc:
+        refuse(exc)
+    except service.VersionRequired:
+        flash(MSG_VERSION, "error")
         return redirect(url_for("dashboard.procedure", code=code))
-    flash(f"Đã bãi bỏ thủ tục {code} “{rec['name']}”. Thủ tục không còn tính vào chỉ tiêu.", "success")
+    except VersionConflict as exc:
+        _conflict(code, exc)
+        return redirect(url_for("dashboard.procedure", code=code))
+    flash(f"Đã khôi phục thủ tục {code} “{rec['name']}”: thủ tục lại được tính vào chỉ tiêu.", "success")
     return redirect(url_for("dashboard.procedure", code=code))

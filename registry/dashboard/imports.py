@@ -29,15 +29,16 @@ def import_form() -> Any:
         flash("Hãy chọn một tệp để nhập.", "error")
         return render_template("dashboard/import.html", report=None, scope=scope, formats=FORMATS), 400
     dry_run = request.form.get("dry_run") == "1"
+    only_mine = request.form.get("only_mine") == "1"
     try:
         report = run_import(get_store(), upload.read(), upload.filename, actor=principal.username,
-                            source="dashboard", dry_run=dry_run, allowed_agencies=scope)
+                            source="dashboard", dry_run=dry_run, principal=principal, only_mine=only_mine)
     except ImportFileError as exc:
         flash(f"Không đọc được tệp {upload.filename}: {exc}. Không có gì được ghi.", "error")
         return render_template("dashboard/import.html", report=None, scope=scope, formats=FORMATS), 400
     errors = [{**e.to_dict(), "field_label": FIELDS.get(e.field, e.field)} for e in report.errors]
     status = 200 if report.ok else 422
     table = tables.Table("import-errors", ERROR_COLUMNS, errors, filename="tthc-loi-nhap")
-    return render_template("dashboard/import.html", report=report, errors=errors, scope=scope,
+    return render_template("dashboard/import.html", report=report, errors=errors, scope=scope, field_labels=FIELDS,
                            formats=FORMATS, downloads=tables.data_urls(table)), status
 

@@ -81,7 +81,7 @@ RUN_STATUSES: dict[str, str] = {
 }
 DIMENSIONS: dict[str, str] = {"linkage": "Liên thông DVCQG", "payment": "Thanh toán", "all": "Cả hai"}
 ACTIONS: dict[str, str] = {"create": "Tạo mới", "update": "Cập nhật", "retire": "Bãi bỏ",
-                           "delete": "Xóa", "replace": "Thay thế"}
+                           "delete": "Xóa", "replace": "Thay thế", "restore": "Khôi phục"}
 SOURCES: dict[str, str] = {"dashboard": "Trang quản trị", "api": "API", "import": "Nhập tệp",
                            "fixture": "Dữ liệu mẫu", "cli": "Dòng lệnh"}
 GROUPS: dict[str, str] = {"agency": "Cơ quan", "level": "Cấp thực hiện", "field": "Lĩnh vực"}
@@ -99,3 +99,20 @@ def yes_no(value: Any) -> str:
     if value is None:
         return "—"
     return "Có" if value else "Không"
+
+
+# Why a signed-in person cannot edit a procedure (procedures.editability's reason keys).
+NOT_EDITABLE: dict[str, str] = {
+    "anonymous": "Cần đăng nhập để sửa.",
+    "role": "Tài khoản chỉ có quyền xem.",
+    "unassigned": "Thủ tục chưa được giao cơ quan: chỉ quản trị viên sửa hoặc giao được.",
+    "outside": "Thuộc cơ quan khác ({agencies}), ngoài phạm vi tài khoản của bạn.",
+    "no_agency_after": "Thủ tục phải giữ ít nhất một cơ quan thực hiện.",
+}
+
+
+def not_editable(reason: str | None, agencies: list[str] | None = None) -> str:
+    """The Vietnamese sentence for a refusal reason ('' when editable)."""
+    if not reason:
+        return ""
+    return NOT_EDITABLE.get(reason, "Không sửa được.").format(agencies=", ".join(agencies or []) or "—")

@@ -7,16 +7,19 @@ from typing import Any
 from flask import Response, abort, render_template, request
 
 from .. import exporter
+from .. import procedures as service
 from ..context import get_store
 from ..schemas import LEVELS, PAYMENT_CHANNELS
 from ..store import NotFound
-from . import tables
+from . import labels, tables
 from .blueprint import bp
 from .labels import ACTIONS, DIMENSIONS, FIELDS, SOURCES, VERDICTS
-from .security import current_principal, may_edit, procedure_agencies
+from .security import current_principal, login_required
 
 PER_PAGE = 50
 MAX_EXPORT = 100000
+MAX_PAGE = 1_000_000
+MSG_PAGE = "Số trang (page) phải là số nguyên từ 1 đến 1.000.000."
 SORTS = {"code": "Mã", "name": "Tên", "-updated_at": "Mới cập nhật", "service_level": "Mức độ tăng dần",
          "-service_level": "Mức độ giảm dần", "agency": "Cơ quan"}
 FLAG_ARGS = {"integrated": "integrated", "sso": "sso", "has_fee": "has_fee"}
@@ -45,17 +48,26 @@ def list_args() -> dict[str, Any]:
         args["status"] = "active"
     if args["sort"] not in SORTS:
         args["sort"] = ""
-    try:
-        args["page"] = max(1, int(a.get("page", "1")))
-    except ValueError:
-        args["page"] = 1
+    raw_page = a.get("page", "1").strip() or "1"
+    if not (raw_page.isascii() and raw_page.isdigit() and len(raw_page) <= 7
+            and 1 <= int(raw_page) <= MAX_PAGE):
+        abort(400, description=MSG_PAGE)
+    args["page"] = int(raw_page)
+    args["mine"] = a.get("mine", "") == "1"
+    args["unassigned"] = a.get("unassigned", "") == "1"
     return args
 
 
 def query(args: dict[str, Any], limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
     """One page of procedures matching `args`, and how many match in all."""
     store = get_store()
-    filters: dict[str, Any] = {"agency": args["agency"] or None, "field": args["field"] or None,
+    agency: Any = args["agency"] or None
+    principal = current_principal()
+    if args.get("unassigned"):
+        agency = ""  # procedures no agency has been assigned to (for admins to assign)
+    elif args.get("mine") and principal is not None and principal.agencies:
+        agency = [args["agency"]] if args["agency"] in principal.agencies else list(principal.agencies)
+    filters: dict[str, Any] = {"agency": agency, "field": args["field"] or None,
                                "level": int(args["level"]) if args["level"] else None,
                                "payment_channel": args["payment_channel"] or None}
     for name, key in FLAG_ARGS.items():
@@ -86,7 +98,20 @@ def _download(args: dict[str, Any], fmt: str) -> Response:
 @bp.route("/procedures")
 def procedures() -> Any:
     """Search and filter procedures; `?format=csv|json` downloads every match (canonical fields)."""
+    return _list_page(mine=False)
+
+
+@bp.route("/procedures/mine")
+@login_required
+def my_procedures() -> Any:
+    """"Thủ tục của tôi": the procedures of the signed-in officer's agencies, each row saying
+    whether it can be edited and, if not, why."""
+    return _list_page(mine=True)
+
+
+def _list_page(*, mine: bool) -> Any:
     args = list_args()
+    args["mine"] = args["mine"] or mine
     fmt = tables.requested_format()
     if fmt:
         return _download(args, fmt)
@@ -98,9 +123,12 @@ def procedures() -> Any:
     fields_ = sorted({r["field"] for r in active if r["field"]})
     principal = current_principal()
     for r in rows:
-        r["editable"] = may_edit(principal, procedure_agencies(r))
+        why = service.editability(principal, r)
+        r["editable"] = why is None
+        r["not_editable"] = labels.not_editable(why, service.outside_agencies(principal, service.agencies_of(r)))
     link_args = {k: v for k, v in request.args.items() if k not in ("page", "format")}
     return render_template("dashboard/procedures.html", rows=rows, total=total, args=args, pages=pages,
+                           mine=args["mine"], own_agencies=list(principal.agencies) if principal else [],
                            agencies=agencies, fields=fields_, sorts=SORTS, tiers=LEVELS,
                            link_args=link_args, downloads=tables.download_urls())
 
@@ -126,6 +154,8 @@ def procedure(code: str) -> Any:
     payments = store.list_payments(code)
     for entry in audit:
         entry["changes"] = audit_changes(entry)
+    principal = current_principal()
+    why = service.editability(principal, rec)
     probe_table = tables.Table(
         "probes", [("id", "Lần"), ("run_id", "Lượt"), ("dimension", "Khía cạnh"), ("verdict", "Kết luận"),
                    ("checked_at", "Lúc"), ("duration_ms", "Thời gian (ms)"), ("details", "Chi tiết"),
@@ -143,6 +173,7 @@ def procedure(code: str) -> Any:
         return download
     return render_template(
         "dashboard/procedure.html", p=rec, verdicts=verdicts, attempts=attempts, audit=audit,
-        payments=payments, editable=may_edit(current_principal(), procedure_agencies(rec)),
+        payments=payments, editable=why is None,
+        not_editable=labels.not_editable(why, service.outside_agencies(principal, service.agencies_of(rec))),
         field_labels=FIELDS, verdict_labels=VERDICTS, dimensions=DIMENSIONS, actions=ACTIONS,
         sources=SOURCES, downloads={t: tables.download_urls(t) for t in ("probes", "audit", "payments")})

@@ -10,7 +10,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms.validators import ValidationError as CSRFValidationError
 
-from .. import auth
+from .. import auth, procedures
 from ..context import get_store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -61,10 +61,9 @@ def sign_out() -> None:
 
 
 def may_edit(principal: auth.Principal | None, agencies: Iterable[str]) -> bool:
-    """True when `principal` may change procedures belonging to all of `agencies`."""
-    if principal is None or principal.role not in EDIT_ROLES:
-        return False
-    return auth.can_edit(principal, [a for a in agencies if a])
+    """True when `principal` may change a procedure belonging to all of `agencies`
+    (the procedure service's one scope rule)."""
+    return procedures.may_write(principal, {"agency": "", "agencies": [a for a in agencies if a]})
 
 
 def is_editor(principal: auth.Principal | None) -> bool:

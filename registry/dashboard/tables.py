@@ -10,6 +10,8 @@ from urllib.parse import quote
 
 from flask import Response, request, url_for
 
+from ..spreadsheet import neutralise
+
 DOWNLOAD_FORMATS = ("csv", "json")
 
 
@@ -62,7 +64,7 @@ def serialize(table: Table, fmt: str) -> str:
     buf = io.StringIO(newline="")
     writer = csv.writer(buf)
     writer.writerow(table.keys())
-    writer.writerows([_cell(row.get(k)) for k in table.keys()] for row in table.rows)
+    writer.writerows([neutralise(_cell(row.get(k))) for k in table.keys()] for row in table.rows)
     return "\ufeff" + buf.getvalue()
 
 

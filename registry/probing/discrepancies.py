@@ -11,6 +11,8 @@ import csv
 import io
 from typing import Any, Iterable, Mapping
 
+from ..spreadsheet import neutralise
+
 COLUMNS = ("code", "name", "agency", "kind", "declared", "observed", "checked_at")
 
 #: Every kind, in report order, with what it means.
@@ -92,5 +94,5 @@ def to_csv(rows: Iterable[Mapping[str, Any]]) -> str:
     writer = csv.DictWriter(buf, fieldnames=list(COLUMNS), lineterminator="\r\n", extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in COLUMNS})
+        writer.writerow({k: "" if row.get(k) is None else neutralise(row.get(k)) for k in COLUMNS})
     return buf.getvalue()

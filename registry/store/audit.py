@@ -11,7 +11,7 @@ AuditEntry = tuple[str, str, str, str, str, Any, Any]  # actor, source, action, 
 # One encoder built once: json.dumps(..., ensure_ascii=False, sort_keys=True) builds a new
 # JSONEncoder on every call, which costs as much as encoding a small record. Same output.
 encode_json = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
-_COLUMNS = ("at", "actor", "source", "action", "entity", "key", "before", "after")
+_COLUMNS = ("at", "actor", "source", "action", "entity", "key", "before", "after", "reason")
 
 
 class AuditMixin:
@@ -19,13 +19,17 @@ class AuditMixin:
 
     db: Any
 
-    def audit_many(self, entries: Iterable[AuditEntry], at: str | None = None) -> None:
-        """Append entries (call inside the write transaction of the change they describe)."""
+    def audit_many(self, entries: Iterable[AuditEntry], at: str | None = None,
+                   reason: str | None = None) -> None:
+        """Append entries (call inside the write transaction of the change they describe).
+
+        `reason` (why the change was made, e.g. a retirement's) is kept with every entry.
+        """
         at = at or now_iso()
         enc = encode_json
         insert_many(self.db.conn, "audit", _COLUMNS,
                     [(at, actor, source, action, entity, key, None if before is None else enc(before),
-                      None if after is None else enc(after))
+                      None if after is None else enc(after), reason)
                      for actor, source, action, entity, key, before, after in entries])
 
     def list_audit(self, *, entity: str | None = None, key: str | None = None,
@@ -47,11 +51,12 @@ class AuditMixin:
         clause = ("WHERE " + " AND ".join(where)) if where else ""
         direction = "ASC" if order == "asc" else "DESC"
         cur = self.db.execute(
-            f"SELECT id, at, actor, source, action, entity, key, before, after FROM audit {clause} "
+            f"SELECT id, at, actor, source, action, entity, key, before, after, reason FROM audit {clause} "
             f"ORDER BY id {direction} LIMIT ? OFFSET ?", [*params, limit, offset])
         out = []
         for row in cur.fetchall():
-            rec = dict(zip(("id", "at", "actor", "source", "action", "entity", "key", "before", "after"), row))
+            rec = dict(zip(("id", "at", "actor", "source", "action", "entity", "key", "before", "after",
+                            "reason"), row))
             rec["before"] = json.loads(rec["before"]) if rec["before"] else None
             rec["after"] = json.loads(rec["after"]) if rec["after"] else None
             out.append(rec)

@@ -183,6 +183,12 @@ def m006_status_code_index(db: Database) -> None:
     db.execute("CREATE INDEX idx_procedures_status_code ON procedures(status, code)")
 
 
+@migrations()
+def m007_audit_reason(db: Database) -> None:
+    """Why a change was made (a retirement's or restoration's reason), kept beside the audit entry."""
+    db.execute("ALTER TABLE audit ADD COLUMN reason TEXT")
+
+
 def apply(db: Database) -> None:
     """Bring the database up to the newest schema, in place."""
     migrations.apply(db)

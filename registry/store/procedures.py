@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..schemas import online_mode, with_defaults
 from ..text import fold, search_tokens
@@ -191,6 +191,13 @@ class ProceduresMixin:
         for key, value in filters.items():
             if value is None:
                 continue
+            if key == "agency" and isinstance(value, (list, tuple)):
+                # Several agencies (an officer's own): any of the procedure's agencies is one.
+                marks = ", ".join("?" * len(value))
+                where.append(f"(p.agency IN ({marks}) OR EXISTS (SELECT 1 FROM json_each(p.agencies) "
+                             f"WHERE json_each.value IN ({marks})))")
+                params.extend([*value, *value])
+                continue
             if key == "agency":
                 # An agency filter matches any of the procedure's agencies.
                 where.append("(p.agency = ? OR EXISTS (SELECT 1 FROM json_each(p.agencies) "
@@ -228,8 +235,15 @@ class ProceduresMixin:
         return rec
 
     def update_procedure(self, code: str, changes: Mapping[str, Any], *, expected_version: int | None,
-                         actor: str, source: str, action: str = "update") -> dict[str, Any]:
-        """Apply `changes` if the stored version is `expected_version` (None: skip the check)."""
+                         actor: str, source: str, action: str = "update", reason: str | None = None,
+                         guard: Callable[[Mapping[str, Any], Mapping[str, Any]], None] | None = None,
+                         ) -> dict[str, Any]:
+        """Apply `changes` if the stored version is `expected_version` (None: skip the check).
+
+        `guard(before, after)`, if given, runs inside the write transaction after the version
+        check and may raise to refuse the change (the procedure service's scope rule).
+        `reason` is kept with the audit entry.
+        """
         now = now_iso()
         with write_transaction(self.db):
             before = self.get_procedure(code)
@@ -238,6 +252,8 @@ class ProceduresMixin:
                     f"procedure {code} is at version {before['version']}, not {expected_version}",
                     before["version"])
             after = with_defaults({**{k: before[k] for k in ("code", *EDITABLE)}, **changes})
+            if guard is not None:
+                guard(before, after)
             if all(after[k] == before[k] for k in EDITABLE):
                 return before
             row = to_row(after)
@@ -251,14 +267,14 @@ class ProceduresMixin:
             self._ensure_agencies([after], now)
             stored = self.get_procedure(code)
             self.audit_many([(actor, source, action, "procedure", code, _audit_view(before),
-                              _audit_view(stored))], at=now)
+                              _audit_view(stored))], at=now, reason=reason)
         return stored
 
     def retire_procedure(self, code: str, *, expected_version: int | None, actor: str,
-                         source: str) -> dict[str, Any]:
+                         source: str, reason: str | None = None) -> dict[str, Any]:
         """Soft-delete: status becomes 'retired'; history and the row are kept."""
         return self.update_procedure(code, {"status": "retired"}, expected_version=expected_version,
-                                     actor=actor, source=source, action="retire")
+                                     actor=actor, source=source, action="retire", reason=reason)
 
     def apply_import(self, rows: Sequence[Mapping[str, Any]], *, actor: str, source: str,
                      dry_run: bool = False) -> dict[str, list[str]]:

@@ -11,7 +11,7 @@ from registry.store import VN_TZ
 from .conftest import JUSTICE, single_agency
 
 PROBLEM = "application/problem+json"
-ENTRY_KEYS = {"id", "at", "actor", "source", "action", "entity", "key", "before", "after"}
+ENTRY_KEYS = {"id", "at", "actor", "source", "action", "entity", "key", "before", "after", "reason"}
 
 
 @pytest.fixture

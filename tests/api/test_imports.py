@@ -86,6 +86,10 @@ def test_every_format_imports(api, bearer, db, fmt):
         "updated": 0,
         "unchanged": 0,
         "errors": [],
+        "blanks_kept": {},
+        "unassigned": [],
+        "only_mine": False,
+        "skipped": {"total": 0, "by_agency": []},
     }
     stored = {p["code"]: p for p in db.procedures_by_code([r["code"] for r in ROWS])}
     assert (

@@ -288,12 +288,14 @@ def test_editor_retires_own_procedure_and_the_overview_drops_it(dash_client, das
     total = len(dash_store.coverage_rows())
     login(dash_client, EDITOR)
     resp = dash_client.post(f"/procedures/{code}/retire",
-                            data={"version": rec["version"], "csrf_token": csrf_of(dash_client, "/")})
+                            data={"version": rec["version"], "csrf_token": csrf_of(dash_client, "/"),
+                                  "reason": "Bãi bỏ theo quyết định mới", "confirm": "1"})
     assert resp.status_code == 302
     assert dash_store.get_procedure(code)["status"] == "retired"
     html = dash_client.get("/").get_data(as_text=True)
     assert f'id="total-procedures">{total - 1:,}<'.replace(",", ".") in html
     assert dash_store.history(code)[-1]["action"] == "retire"
+    assert dash_store.history(code)[-1]["reason"] == "Bãi bỏ theo quyết định mới"
 
 
 def test_retiring_another_agencys_procedure_is_refused(dash_client, dash_store):
