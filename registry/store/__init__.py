@@ -7,7 +7,9 @@ from typing import Any
 from . import migrations
 from .audit import AuditMixin
 from .auth import AuthMixin
+from .changes import ChangesMixin, watch_tables
 from .db import VN_TZ, connect, now_iso, write_transaction
+from .federation import FederationMixin
 from .errors import DuplicateCode, NotFound, StoreBusy, StoreError, VersionConflict
 from .maintenance import MaintenanceMixin
 from .probes import ProbesMixin, SweepBusy
@@ -18,7 +20,8 @@ __all__ = ["Store", "open_store", "StoreError", "StoreBusy", "NotFound", "Duplic
            "VN_TZ", "now_iso", "SweepBusy"]
 
 
-class Store(ProceduresMixin, AuditMixin, TargetsMixin, ProbesMixin, MaintenanceMixin, AuthMixin):
+class Store(ProceduresMixin, AuditMixin, TargetsMixin, ProbesMixin, MaintenanceMixin, AuthMixin, ChangesMixin,
+            FederationMixin):
     """A connection to the registry database with every operation the interfaces need."""
 
     def __init__(self, db: Any, path: str | Path) -> None:
@@ -32,6 +35,7 @@ class Store(ProceduresMixin, AuditMixin, TargetsMixin, ProbesMixin, MaintenanceM
     def migrate(self) -> None:
         """Apply pending migrations in place."""
         migrations.apply(self.db)
+        watch_tables(self.db)
 
     def pending_migrations(self) -> list[str]:
         """Migrations not yet applied."""
