@@ -42,7 +42,12 @@ def if_none_match() -> list[str]:
 @blp.response(
     200,
     CoverageReportSchema,
-    headers={**ETAG_HEADER, "Vary": {"description": "Accept", "schema": {"type": "string"}}},
+    headers={**ETAG_HEADER, "Vary": {"description": "Accept", "schema": {"type": "string"}},
+             "Link": {"description": "`</api/v1/schemas/coverage-1.json>; rel=\"describedby\"`: the "
+                      "report's JSON Schema (2020-12), also named by its `$schema` member",
+                      "schema": {"type": "string"}}},
+    description="The report. Its JSON Schema (2020-12), per method version: "
+    "[/api/v1/schemas/coverage-1.json](/api/v1/schemas/coverage-1.json) (`$schema` member).",
 )
 @blp.alt_response(
     200,
