@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, jsonify
 
 from ..report_schema import UnknownMethod, json_schema_text, methods, schema_path
 from .blueprint import ApiBlueprint
@@ -20,10 +20,11 @@ SCHEMA_MIMETYPE = "application/schema+json"
 
 
 @blp.route("", methods=["GET"])
-@blp.response(200, {"type": "object", "additionalProperties": {"type": "string"}})
-def list_schemas() -> dict[str, str]:
+@blp.doc(responses={"200": {"description": "{method: URL of its JSON Schema}", "content": {
+    "application/json": {"schema": {"type": "object", "additionalProperties": {"type": "string"}}}}}})
+def list_schemas() -> Response:
     """Every published method version and where its schema is."""
-    return {method: schema_path(method) for method in methods()}
+    return jsonify({method: schema_path(method) for method in methods()})
 
 
 @blp.route("/coverage-<int:version>.json", methods=["GET"])
