@@ -154,6 +154,10 @@ def up_cmd(port: int | None, no_sweep: bool) -> None:
             probing.start_scheduler(current_app._get_current_object(), cfg["SWEEP_INTERVAL_MINUTES"],
                                     stop=stopping)
             click.echo(f"scheduler: a sweep every {cfg['SWEEP_INTERVAL_MINUTES']:g} min")
+        if cfg["FEDERATION_PULL_MINUTES"] > 0:
+            from ..federation.schedule import start_scheduler as start_federation_pulls
+            start_federation_pulls(cfg, cfg["FEDERATION_PULL_MINUTES"], stop=stopping)
+            click.echo(f"federation: pulls every {cfg['FEDERATION_PULL_MINUTES']:g} min (tthc federation list)")
         click.echo(f"dashboard: {base}/\nAPI:       {base}/api/v1\nAPI docs:  {base}/api/docs\n"
                    f"metrics:   {base}/metrics\nCtrl-C stops everything.")
         while not stopping.is_set():
