@@ -12,12 +12,15 @@ import json
 import time as clock
 from datetime import date, datetime, time, timedelta
 from importlib import metadata
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence, Union
 
 from .cache import NEVER, Cached, any_current, cache_for, fingerprint, make_etag
 from .coverage import CSV_COLUMNS, METHOD, build_report, format_time, report_to_csv_rows, to_datetime
 from .report_schema import schema_path
-from .store import VN_TZ, Store
+from .store import VN_TZ, Store, current_state
+
+# A store, or a function that opens one only when needed (a cache hit or a 304 opens nothing).
+StoreSource = Union[Store, Callable[[], Store]]
 
 # What else a cached document depends on: the code that computes it and the settings it reads.
 try:
@@ -109,23 +112,33 @@ def coverage_print(cfg: Mapping[str, Any], *, basis: str, group_by: Sequence[str
                        as_of.isoformat() if as_of else None, fmt, {k: cfg[k] for k in REPORT_SETTINGS})
 
 
-def coverage_not_modified(store: Store, cfg: Mapping[str, Any], tags: Iterable[str], *, basis: str,
+def _state(cfg: Mapping[str, Any]) -> str:
+    return current_state(cfg["DATABASE"], cfg.get("BUSY_TIMEOUT_MS", 10000))
+
+
+def _store(source: StoreSource) -> Store:
+    return source if isinstance(source, Store) else source()
+
+
+def coverage_not_modified(cfg: Mapping[str, Any], tags: Iterable[str], *, basis: str,
                           group_by: Sequence[str] = (), as_of: date | None = None, fmt: str = "json") -> str | None:
-    """The tag among `tags` (If-None-Match) that is still current, else None: one tiny query."""
+    """The tag among `tags` (If-None-Match) that is still current, else None: one tiny query on
+    a connection the thread keeps, no report and no store opened."""
     tags = list(tags)
     if not tags:
         return None
     print_ = coverage_print(cfg, basis=basis, group_by=group_by, as_of=as_of, fmt=fmt)
-    return any_current(tags, store.data_state(), print_, clock.time())
+    return any_current(tags, _state(cfg), print_, clock.time())
 
 
-def coverage_document(store: Store, cfg: Mapping[str, Any], *, basis: str = "declared",
+def coverage_document(source: StoreSource, cfg: Mapping[str, Any], *, basis: str = "declared",
                       group_by: Sequence[str] = (), as_of: date | None = None, fmt: str = "json") -> Cached:
     """The report rendered as `json` text, `csv` text, or (`dict`) the report itself, from the
     cache while the data and the clock leave it true; computed (once per state) otherwise."""
     print_ = coverage_print(cfg, basis=basis, group_by=group_by, as_of=as_of, fmt=fmt)
 
     def compute() -> Cached:
+        store = _store(source)
         with store.read_snapshot() as state:  # the figures and their tag from one state
             now = datetime.now(VN_TZ)
             report = coverage_report(store, cfg, basis=basis, group_by=group_by, as_of=as_of, now=now)
@@ -138,10 +151,37 @@ def coverage_document(store: Store, cfg: Mapping[str, Any], *, basis: str = "dec
             value = report
         return Cached(value, make_etag(state, print_, expires), expires)
 
-    return cache_for(store.path).get_or_compute((store.data_state(), print_), clock.time(), compute)
+    return cache_for(cfg["DATABASE"]).get_or_compute((_state(cfg), print_), clock.time(), compute)
 
 
-def cached_coverage_report(store: Store, cfg: Mapping[str, Any], *, basis: str = "declared",
+def cached_coverage_report(source: StoreSource, cfg: Mapping[str, Any], *, basis: str = "declared",
                            group_by: Sequence[str] = (), as_of: date | None = None) -> dict[str, Any]:
     """The report as a dict, from the cache (treat it as read-only: it is shared)."""
-    return coverage_document(store, cfg, basis=basis, group_by=group_by, as_of=as_of, fmt="dict").value
+    return coverage_document(source, cfg, basis=basis, group_by=group_by, as_of=as_of, fmt="dict").value
+
+
+def cached_value(source: StoreSource, cfg: Mapping[str, Any], name: str, params: Any,
+                 compute: Callable[[Store], Any], *, clock_sensitive: bool = True) -> Cached:
+    """Any document computed from the store (a procedure page, a count), cached like the report:
+    keyed on the change counter, `name`, `params` and the report settings; a clock-sensitive one
+    (freshness of evidence, targets in force) also ends when the report would."""
+    print_ = fingerprint(name, _CODE, params, {k: cfg[k] for k in REPORT_SETTINGS})
+
+    def fill() -> Cached:
+        store = _store(source)
+        with store.read_snapshot() as state:
+            now = datetime.now(VN_TZ)
+            value = compute(store)
+            expires = report_expiry(store, cfg, now, None) if clock_sensitive else NEVER
+        return Cached(value, make_etag(state, print_, expires), expires)
+
+    return cache_for(cfg["DATABASE"]).get_or_compute((_state(cfg), print_), clock.time(), fill)
+
+
+def value_not_modified(cfg: Mapping[str, Any], tags: Iterable[str], name: str, params: Any) -> str | None:
+    """The tag among `tags` still current for `cached_value(..., name, params, ...)`, else None."""
+    tags = list(tags)
+    if not tags:
+        return None
+    print_ = fingerprint(name, _CODE, params, {k: cfg[k] for k in REPORT_SETTINGS})
+    return any_current(tags, _state(cfg), print_, clock.time())

@@ -11,7 +11,7 @@ from ..coverage import METHOD
 from ..report_schema import schema_path
 from ..reporting import coverage_document, coverage_not_modified
 from .blueprint import ApiBlueprint
-from .conditional import ETAG_HEADER, IF_NONE_MATCH_PARAM, not_modified_response
+from .conditional import ETAG_HEADER, IF_NONE_MATCH_PARAM, if_none_match, not_modified_response
 from .schemas import CoverageArgs, CoverageReportSchema
 
 blp = ApiBlueprint(
@@ -29,12 +29,6 @@ def _wants_csv(args: dict[str, Any]) -> bool:
         return args["format"] == "csv"
     best = request.accept_mimetypes.best_match(["application/json", CSV_MIMETYPE])
     return best == CSV_MIMETYPE
-
-
-def if_none_match() -> list[str]:
-    """The entity tags of If-None-Match, as sent (`*` included)."""
-    raw = request.headers.get("If-None-Match", "")
-    return [tag.strip() for tag in raw.split(",") if tag.strip()]
 
 
 @blp.route("", methods=["GET"])
@@ -60,17 +54,17 @@ def if_none_match() -> list[str]:
 @blp.doc(parameters=[IF_NONE_MATCH_PARAM])
 def get_coverage(args: dict[str, Any]) -> Response:
     """The coverage report; `?format=csv` or `Accept: text/csv` for CSV; 304 while unchanged."""
-    store, cfg = get_store(), settings()
+    cfg = settings()
     fmt = "csv" if _wants_csv(args) else "json"
     params = {"basis": args["basis"], "group_by": tuple(args["group_by"]), "as_of": args.get("as_of"),
               "fmt": fmt}
     tags = if_none_match()
     # A 304 costs one tiny query: the tag itself says which data state and request it names.
-    current = "*" if "*" in tags else coverage_not_modified(store, cfg, tags, **params)
+    current = "*" if "*" in tags else coverage_not_modified(cfg, tags, **params)
     if current:
         resp = not_modified_response(current) if current != "*" else Response(status=304)
     else:
-        doc = coverage_document(store, cfg, **params)
+        doc = coverage_document(get_store, cfg, **params)  # opens the store only to compute
         resp = Response(doc.value, mimetype=CSV_MIMETYPE if fmt == "csv" else "application/json")
         resp.headers["ETag"] = doc.etag
         resp.headers["Link"] = f'<{schema_path(METHOD)}>; rel="describedby"'

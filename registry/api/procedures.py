@@ -10,12 +10,14 @@ from flask import url_for
 from .. import schemas as core
 from ..context import get_store, settings
 from ..store import VN_TZ, DuplicateCode, NotFound, Store, VersionConflict
+from ..reporting import cached_value, value_not_modified
 from .blueprint import ApiBlueprint, consumes
 from .conditional import (
     ETAG_HEADER,
     IF_MATCH_PARAM,
     IF_NONE_MATCH_PARAM,
     expected_version,
+    if_none_match,
     not_modified,
     not_modified_response,
     precondition_failed,
@@ -129,10 +131,21 @@ def _update(
 
 @blp.route("", methods=["GET"])
 @blp.arguments(ProcedureListArgs, location="query")
-@blp.response(200, ProcedurePage)
-def list_procedures(args: dict[str, Any]) -> dict[str, Any]:
-    """List procedures: filters, diacritic-insensitive search, sorting, pages."""
-    store = get_store()
+@blp.response(200, ProcedurePage, headers=ETAG_HEADER)
+@blp.alt_response(304, description="Not modified (If-None-Match names the current page)")
+@blp.doc(parameters=[IF_NONE_MATCH_PARAM])
+def list_procedures(args: dict[str, Any]) -> Any:
+    """List procedures: filters, diacritic-insensitive search, sorting, pages; ETag, 304."""
+    cfg = settings()
+    params = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in sorted(args.items())}
+    current = value_not_modified(cfg, if_none_match(), "api.procedures", params)
+    if current:
+        return not_modified_response(current)
+    doc = cached_value(get_store, cfg, "api.procedures", params, lambda store: _list_page(store, args))
+    return doc.value, 200, {"ETag": doc.etag}
+
+
+def _list_page(store: Store, args: dict[str, Any]) -> dict[str, Any]:
     filters = {
         k: args.get(k)
         for k in ("level", "agency", "field", "integrated", "payment_channel", "sso", "has_fee")

@@ -7,7 +7,7 @@ from typing import Any
 from . import migrations
 from .audit import AuditMixin
 from .auth import AuthMixin
-from .changes import ChangesMixin, watch_tables
+from .changes import ChangesMixin, current_state, watch_tables
 from .db import VN_TZ, connect, now_iso, write_transaction
 from .federation import FederationMixin
 from .errors import DuplicateCode, NotFound, StoreBusy, StoreError, VersionConflict
@@ -17,7 +17,7 @@ from .procedures import ProceduresMixin
 from .targets import TargetsMixin
 
 __all__ = ["Store", "open_store", "StoreError", "StoreBusy", "NotFound", "DuplicateCode", "VersionConflict",
-           "VN_TZ", "now_iso", "SweepBusy"]
+           "VN_TZ", "now_iso", "SweepBusy", "current_state"]
 
 
 class Store(ProceduresMixin, AuditMixin, TargetsMixin, ProbesMixin, MaintenanceMixin, AuthMixin, ChangesMixin,

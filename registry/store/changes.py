@@ -8,6 +8,9 @@ report cache (`registry/cache.py`) and part of its ETag: equal counters mean equ
 from __future__ import annotations
 
 import contextlib
+import os
+import sqlite3
+import threading
 from typing import Any, Iterator
 
 # Tables whose rows feed a coverage report or a procedure page. A table that does not exist
@@ -36,6 +39,33 @@ def watch_tables(db: Any, tables: tuple[str, ...] = WATCHED) -> list[str]:
     return watched
 
 
+_local = threading.local()
+_STATE_SQL = "SELECT instance, value FROM change_counter WHERE id = 1"
+
+
+def current_state(path: str, busy_timeout_ms: int = 10000) -> str:
+    """`data_state` of the database file at `path`, read on a connection this thread keeps
+    open (a cache hit or a 304 then opens nothing). A file replaced on disk is noticed by its
+    inode and gets a new connection."""
+    conns: dict[str, tuple[tuple[int, int], sqlite3.Connection]] = getattr(_local, "conns", None) or {}
+    _local.conns = conns
+    stat = os.stat(path)
+    ident = (stat.st_dev, stat.st_ino)
+    held = conns.get(path)
+    if held is None or held[0] != ident:
+        if held is not None:
+            held[1].close()
+        if len(conns) >= 8:  # a thread serves one database; tests open many
+            for _ident, old in conns.values():
+                old.close()
+            conns.clear()
+        conn = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        held = conns[path] = (ident, conn)
+    row = held[1].execute(_STATE_SQL).fetchone()
+    return f"{row[0]}-{row[1]}" if row else "none-0"
+
+
 class ChangesMixin:
     """Reading the change counter, and reading several queries from one snapshot."""
 
@@ -48,7 +78,7 @@ class ChangesMixin:
 
     def data_state(self) -> str:
         """`<instance>-<counter>`: equal states mean equal data, across processes and restarts."""
-        row = self.db.execute("SELECT instance, value FROM change_counter WHERE id = 1").fetchone()
+        row = self.db.execute(_STATE_SQL).fetchone()
         return f"{row[0]}-{row[1]}" if row else "none-0"
 
     @contextlib.contextmanager

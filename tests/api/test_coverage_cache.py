@@ -140,3 +140,16 @@ def test_one_computation_however_many_threads_ask():
     for t in threads:
         t.join(10)
     assert calls == [1] and store.misses == 1 and store.hits == 7
+
+
+def test_procedure_pages_are_cached_until_a_write_and_answer_304(api, db, fixture_records):
+    url = "/api/v1/procedures?per_page=5&sort=code"
+    first = api.get(url)
+    etag = first.headers["ETag"]
+    assert api.get(url, headers={"If-None-Match": etag}).status_code == 304
+    assert api.get(url + "&page=2", headers={"If-None-Match": etag}).status_code == 200
+    code = first.get_json()["items"][0]["code"]
+    db.update_procedure(code, {"name": "Tên mới sau khi sửa"}, expected_version=None, actor="t", source="api")
+    after = api.get(url, headers={"If-None-Match": etag})
+    assert after.status_code == 200 and after.headers["ETag"] != etag
+    assert after.get_json()["items"][0]["name"] == "Tên mới sau khi sửa"
