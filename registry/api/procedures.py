@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
-from flask import url_for
+from flask import Response, url_for
 
 from .. import schemas as core
 from ..context import get_store, settings
@@ -141,8 +142,12 @@ def list_procedures(args: dict[str, Any]) -> Any:
     current = value_not_modified(cfg, if_none_match(), "api.procedures", params)
     if current:
         return not_modified_response(current)
-    doc = cached_value(get_store, cfg, "api.procedures", params, lambda store: _list_page(store, args))
-    return doc.value, 200, {"ETag": doc.etag}
+    # Cached as the JSON text itself: dumping 50 procedures costs more than reading them.
+    doc = cached_value(get_store, cfg, "api.procedures", params,
+                       lambda store: json.dumps(ProcedurePage().dump(_list_page(store, args)), ensure_ascii=False))
+    resp = Response(doc.value, mimetype="application/json")
+    resp.headers["ETag"] = doc.etag
+    return resp
 
 
 def _list_page(store: Store, args: dict[str, Any]) -> dict[str, Any]:
