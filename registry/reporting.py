@@ -15,7 +15,8 @@ from importlib import metadata
 from typing import Any, Callable, Iterable, Mapping, Sequence, Union
 
 from .cache import NEVER, Cached, any_current, cache_for, fingerprint, make_etag
-from .coverage import CSV_COLUMNS, METHOD, build_report, format_time, report_to_csv_rows, to_datetime
+from .clock import format_time, to_datetime
+from .coverage import CSV_COLUMNS, METHOD, build_report, report_to_csv_rows
 from .report_schema import schema_path
 from .store import VN_TZ, Store, current_state
 
@@ -112,8 +113,15 @@ def coverage_print(cfg: Mapping[str, Any], *, basis: str, group_by: Sequence[str
                        as_of.isoformat() if as_of else None, fmt, {k: cfg[k] for k in REPORT_SETTINGS})
 
 
-def _state(cfg: Mapping[str, Any]) -> str:
+def _state(cfg: Mapping[str, Any]) -> str | None:
     return current_state(cfg["DATABASE"], cfg.get("BUSY_TIMEOUT_MS", 10000))
+
+
+def _cached(cfg: Mapping[str, Any], print_: str, fill: Callable[[], Cached]) -> Cached:
+    state = _state(cfg)
+    if state is None:  # no counter to key on: compute every time
+        return fill()
+    return cache_for(cfg["DATABASE"]).get_or_compute((state, print_), clock.time(), fill)
 
 
 def _store(source: StoreSource) -> Store:
@@ -128,7 +136,8 @@ def coverage_not_modified(cfg: Mapping[str, Any], tags: Iterable[str], *, basis:
     if not tags:
         return None
     print_ = coverage_print(cfg, basis=basis, group_by=group_by, as_of=as_of, fmt=fmt)
-    return any_current(tags, _state(cfg), print_, clock.time())
+    state = _state(cfg)
+    return None if state is None else any_current(tags, state, print_, clock.time())
 
 
 def coverage_document(source: StoreSource, cfg: Mapping[str, Any], *, basis: str = "declared",
@@ -151,7 +160,7 @@ def coverage_document(source: StoreSource, cfg: Mapping[str, Any], *, basis: str
             value = report
         return Cached(value, make_etag(state, print_, expires), expires)
 
-    return cache_for(cfg["DATABASE"]).get_or_compute((_state(cfg), print_), clock.time(), compute)
+    return _cached(cfg, print_, compute)
 
 
 def cached_coverage_report(source: StoreSource, cfg: Mapping[str, Any], *, basis: str = "declared",
@@ -175,7 +184,7 @@ def cached_value(source: StoreSource, cfg: Mapping[str, Any], name: str, params:
             expires = report_expiry(store, cfg, now, None) if clock_sensitive else NEVER
         return Cached(value, make_etag(state, print_, expires), expires)
 
-    return cache_for(cfg["DATABASE"]).get_or_compute((_state(cfg), print_), clock.time(), fill)
+    return _cached(cfg, print_, fill)
 
 
 def value_not_modified(cfg: Mapping[str, Any], tags: Iterable[str], name: str, params: Any) -> str | None:
@@ -184,4 +193,5 @@ def value_not_modified(cfg: Mapping[str, Any], tags: Iterable[str], name: str, p
     if not tags:
         return None
     print_ = fingerprint(name, _CODE, params, {k: cfg[k] for k in REPORT_SETTINGS})
-    return any_current(tags, _state(cfg), print_, clock.time())
+    state = _state(cfg)
+    return None if state is None else any_current(tags, state, print_, clock.time())

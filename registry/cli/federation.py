@@ -14,7 +14,12 @@ from ..context import get_store, settings
 
 @click.group("federation")
 def federation_group() -> None:
-    """Units whose coverage reports this registry pulls and sums (docs/federation.md)."""
+    """Units whose coverage reports this registry pulls and sums (docs/federation.md).
+
+    \b
+    Example:
+        tthc federation add 000.00.00.H26 http://127.0.0.1:8080 && tthc federation pull
+    """
 
 
 @federation_group.command("add")
@@ -23,11 +28,13 @@ def federation_group() -> None:
 @click.option("--name", default="", help="The unit's name, for people (default: none).")
 @with_appcontext
 def add_cmd(unit_code: str, url: str, name: str) -> None:
-    """Federate the unit UNIT_CODE served at URL (the base of its tthc, e.g. http://host:8080)."""
-    try:
-        unit = federation.add_unit(get_store(), code=unit_code, url=url, name=name, actor="cli", source="cli")
-    except federation.FederationError as exc:
-        raise click.ClickException(str(exc)) from exc
+    """Federate the unit UNIT_CODE served at URL (the base of its tthc, e.g. http://host:8080).
+
+    \b
+    Example:
+        tthc federation add 000.00.00.H26 https://tthc.hanoi.example --name "UBND thành phố Hà Nội"
+    """
+    unit = federation.add_unit(get_store(), code=unit_code, url=url, name=name, actor="cli", source="cli")
     click.echo(f"federated {unit['code']} at {unit['url']}")
 
 
@@ -35,7 +42,12 @@ def add_cmd(unit_code: str, url: str, name: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
 @with_appcontext
 def list_cmd(as_json: bool) -> None:
-    """Every federated unit with its last pull per basis."""
+    """Every federated unit with its last pull per basis.
+
+    \b
+    Example:
+        tthc federation list --json
+    """
     units = federation.list_units(get_store())
     if as_json:
         click.echo(json.dumps(units, ensure_ascii=False, indent=2))
@@ -54,11 +66,13 @@ def list_cmd(as_json: bool) -> None:
 @click.argument("unit_code")
 @with_appcontext
 def remove_cmd(unit_code: str) -> None:
-    """Stop pulling from UNIT_CODE (its snapshots stay as history)."""
-    try:
-        federation.remove_unit(get_store(), unit_code, actor="cli", source="cli")
-    except federation.NotFound:
-        raise click.ClickException(f"unit {unit_code} is not federated") from None
+    """Stop pulling from UNIT_CODE (its snapshots stay as history).
+
+    \b
+    Example:
+        tthc federation remove 000.00.00.H26
+    """
+    federation.remove_unit(get_store(), unit_code, actor="cli", source="cli")
     click.echo(f"removed {unit_code}")
 
 
@@ -66,11 +80,13 @@ def remove_cmd(unit_code: str) -> None:
 @click.argument("unit_codes", nargs=-1)
 @with_appcontext
 def pull_cmd(unit_codes: tuple[str, ...]) -> None:
-    """Pull every unit's coverage (or only UNIT_CODES'), both bases; exit 1 if any pull failed."""
-    try:
-        results = federation.pull(get_store(), settings(), unit_codes)
-    except federation.FederationError as exc:
-        raise click.ClickException(str(exc)) from exc
+    """Pull every unit's coverage (or only UNIT_CODES'), both bases; exit 1 if any pull failed.
+
+    \b
+    Example:
+        tthc federation pull
+    """
+    results = federation.pull(get_store(), settings(), unit_codes)
     for row in results:
         click.echo(f"{row['unit_code']}\t{row['basis']}\t{row['outcome']}" +
                    (f"\t{row['reason']}" if row["reason"] else ""))
@@ -82,11 +98,17 @@ def pull_cmd(unit_codes: tuple[str, ...]) -> None:
 
 
 @federation_group.command("coverage")
-@click.option("--basis", type=click.Choice(list(federation.BASES)), default="declared", show_default=True)
+@click.option("--basis", type=click.Choice(list(federation.BASES)), default="declared", show_default=True,
+              help="Sum the units' declared or verified reports.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV instead of JSON.")
 @with_appcontext
 def coverage_cmd(basis: str, as_csv: bool) -> None:
-    """The units' indicators summed (numerators and denominators), one row per unit."""
+    """The units' indicators summed (numerators and denominators), one row per unit.
+
+    \b
+    Example:
+        tthc federation coverage --basis verified --csv
+    """
     report = federation.federated_coverage(get_store(), settings(), basis=basis)
     if not as_csv:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))

@@ -14,19 +14,22 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from ..coverage import VN_TZ
+from ..clock import VN_TZ
 from ..probing.federation_pull import BASES, PullAnswer, PullRequest, pull_reports_sync
 from ..report_schema import validation_errors
 from ..reporting import end_of_day
 from ..store import DuplicateCode, NotFound, Store
+from ..errors import InvalidInput
 from ..text import clean
 from . import summary
 
 UNIT_CODE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"
 
 
-class FederationError(ValueError):
+class FederationError(InvalidInput):
     """Bad input to a federation use case: `errors` maps each field to its messages."""
+
+    slug = "invalid-federation-input"
 
     def __init__(self, errors: Mapping[str, Sequence[str]]) -> None:
         super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
@@ -56,8 +59,16 @@ def add_unit(store: Store, *, code: str, url: str, name: str = "", actor: str, s
         raise FederationError({"code": [f"unit {data['code']} is already federated"]}) from None
 
 
+def _known(store: Store, code: str) -> None:
+    try:
+        store.get_federation_unit(code)
+    except NotFound:
+        raise NotFound(f"unit {code} is not federated") from None
+
+
 def remove_unit(store: Store, code: str, *, actor: str, source: str) -> None:
     """Stop pulling from a unit; its snapshots stay as history. NotFound when unknown."""
+    _known(store, code)
     store.remove_federation_unit(code, actor=actor, source=source)
 
 

@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..coverage import format_time, needed_for, percent_of, select_targets, to_datetime
+from ..clock import format_time, to_datetime
+from ..coverage import needed_for, percent_of, select_targets
 
 METHOD = "tthc-federation/1"
 CSV_COLUMNS = ("scope", "unit_code", "unit_name", "status", "as_of", "indicator", "numerator", "denominator",

@@ -43,13 +43,17 @@ _local = threading.local()
 _STATE_SQL = "SELECT instance, value FROM change_counter WHERE id = 1"
 
 
-def current_state(path: str, busy_timeout_ms: int = 10000) -> str:
+def current_state(path: str, busy_timeout_ms: int = 10000) -> str | None:
     """`data_state` of the database file at `path`, read on a connection this thread keeps
     open (a cache hit or a 304 then opens nothing). A file replaced on disk is noticed by its
-    inode and gets a new connection."""
+    inode and gets a new connection. None when the file or its counter does not exist (yet):
+    nothing may be cached then."""
     conns: dict[str, tuple[tuple[int, int], sqlite3.Connection]] = getattr(_local, "conns", None) or {}
     _local.conns = conns
-    stat = os.stat(path)
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
     ident = (stat.st_dev, stat.st_ino)
     held = conns.get(path)
     if held is None or held[0] != ident:
@@ -62,8 +66,11 @@ def current_state(path: str, busy_timeout_ms: int = 10000) -> str:
         conn = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         held = conns[path] = (ident, conn)
-    row = held[1].execute(_STATE_SQL).fetchone()
-    return f"{row[0]}-{row[1]}" if row else "none-0"
+    try:
+        row = held[1].execute(_STATE_SQL).fetchone()
+    except sqlite3.OperationalError:  # not migrated yet (no change_counter table)
+        return None
+    return f"{row[0]}-{row[1]}" if row else None
 
 
 class ChangesMixin:
@@ -77,9 +84,13 @@ class ChangesMixin:
         return int(row[0]) if row else 0
 
     def data_state(self) -> str:
-        """`<instance>-<counter>`: equal states mean equal data, across processes and restarts."""
-        row = self.db.execute(_STATE_SQL).fetchone()
-        return f"{row[0]}-{row[1]}" if row else "none-0"
+        """`<instance>-<counter>`: equal states mean equal data, across processes and restarts
+        (a database without the counter gets a state of its own at every call)."""
+        try:
+            row = self.db.execute(_STATE_SQL).fetchone()
+        except sqlite3.OperationalError:
+            row = None
+        return f"{row[0]}-{row[1]}" if row else f"uncounted{os.urandom(6).hex()}-0"
 
     @contextlib.contextmanager
     def read_snapshot(self) -> Iterator[str]:

@@ -88,6 +88,7 @@ def units(tmp_path: Path, hanoi_rows: list[dict]) -> Iterator[list[Unit]]:
 
 @pytest.fixture
 def national(tmp_path: Path):
+    open_store(tmp_path / "national.db").close()  # the factory never creates the database
     app = create_app({"DATABASE": str(tmp_path / "national.db"), "TESTING": True, "SECRET_KEY": "t",
                       "FEDERATION_RETRIES": 1, "FEDERATION_TIMEOUT": 10.0})
     return app

@@ -24,20 +24,33 @@ def test_bad_units_are_refused_naming_the_field(store, code, url, field):
     assert store.list_federation_units() == []
 
 
-def test_cli_add_list_remove_and_errors(runner, store):
+def test_cli_add_list_remove_and_errors(db_path, store, monkeypatch):
+    from click.testing import CliRunner
+
+    from registry.cli import main
+
+    monkeypatch.setenv("TTHC_DATABASE", str(db_path))
+
+    class Runner:  # the real `tthc` group: registry errors become one `Error:` line, exit 1
+        @staticmethod
+        def invoke(args):
+            return CliRunner().invoke(main, args)
+
+    runner = Runner()
     ok = runner.invoke(args=["federation", "add", "000.00.00.H29", "http://127.0.0.1:1/",
                              "--name", "UBND  tỉnh  Ninh Bình"])
     assert ok.exit_code == 0, ok.output
     assert store.list_federation_units()[0]["name"] == "UBND tỉnh Ninh Bình"
     assert store.list_federation_units()[0]["url"] == "http://127.0.0.1:1"
     again = runner.invoke(args=["federation", "add", "000.00.00.H29", "http://127.0.0.1:2"])
-    assert again.exit_code != 0 and "already federated" in again.output
+    assert again.exit_code == 1 and again.output.startswith("Error: ") and "already federated" in again.output
     listed = runner.invoke(args=["federation", "list"])
     assert "000.00.00.H29" in listed.output and "never pulled" in listed.output
     unknown = runner.invoke(args=["federation", "pull", "000.00.00.X"])
     assert unknown.exit_code != 0 and "not federated: 000.00.00.X" in unknown.output
     assert runner.invoke(args=["federation", "remove", "000.00.00.H29"]).exit_code == 0
-    assert runner.invoke(args=["federation", "remove", "000.00.00.H29"]).exit_code != 0
+    gone = runner.invoke(args=["federation", "remove", "000.00.00.H29"])
+    assert gone.exit_code == 1 and "not federated" in gone.output
     assert store.list_federation_units() == []
     assert [e["action"] for e in store.list_audit(entity="federation_unit")] == ["delete", "create"]
 
