@@ -63,6 +63,10 @@ def _counts(report: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
     return out
 
 
+def _claimed(report: Mapping[str, Any], ind_id: str) -> Any:
+    return next((i.get("claimed_unconfirmed") for i in report.get("indicators") or [] if i.get("id") == ind_id), None)
+
+
 def federate(units: Sequence[Mapping[str, Any]], snapshots: Mapping[str, Mapping[str, Any] | None],
              last_pulls: Mapping[str, Mapping[str, Any] | None], targets: Iterable[Mapping[str, Any]], *,
              basis: str, moment: datetime, live: bool, stale_hours: float, rounding: str = "truncate",
@@ -106,10 +110,14 @@ def federate(units: Sequence[Mapping[str, Any]], snapshots: Mapping[str, Mapping
         pct = percent_of(num, den, rounding=rounding)
         target = in_force.get(ind_id)
         needed = needed_for(num, den, target["percent"], rounding=rounding) if target else None
-        indicators.append({
+        item: dict[str, Any] = {
             "id": ind_id, "numerator": num, "denominator": den, "percent": None if pct is None else float(pct),
             "target": None if target is None else {**target, "percent": float(target["percent"])},
-            "met": None if needed is None else needed == 0, "needed": needed, "units": len(parts)})
+            "met": None if needed is None else needed == 0, "needed": needed, "units": len(parts)}
+        claimed = [_claimed(included[code], ind_id) for code in parts]
+        if basis == "verified" and claimed and all(isinstance(c, int) for c in claimed):
+            item["claimed_unconfirmed"] = sum(claimed)  # type: ignore[arg-type]
+        indicators.append(item)
         ranks = _ranks({code: float(percent_of(n, d, rounding=rounding) or 0) for code, (n, d) in parts.items()
                         if d > 0})
         for row in rows:

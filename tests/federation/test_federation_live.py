@@ -134,6 +134,10 @@ def test_five_units_federated_summed_flagged_and_conditional(units: list[Unit], 
         sums = {i["id"]: (i["numerator"], i["denominator"]) for i in report["indicators"]}
         assert sums == _indicator_sums(expected)
         assert report["totals"]["procedures"] == sum(r["totals"]["procedures"] for r in expected)
+        if basis == "verified":  # claimed but not confirmed by probes: summed too
+            for item in report["indicators"]:
+                assert item["claimed_unconfirmed"] == sum(
+                    next(i["claimed_unconfirmed"] for i in r["indicators"] if i["id"] == item["id"]) for r in expected)
         assert {u["code"]: u["status"] for u in report["units"]} == {u.code: "ok" for u in units}
         integration = next(i for i in report["indicators"] if i["id"] == "dvcqg_integration_rate")
         assert integration["units"] == UNITS
