@@ -15,6 +15,31 @@ from .labels import INDICATORS, INDICATORS_SHORT
 STATUSES = {"ok": "Đạt chuẩn cập nhật", "failing": "Lần lấy gần nhất lỗi (dùng số liệu trước)",
             "stale": "Số liệu quá cũ (không cộng)", "missing": "Chưa có số liệu"}
 BASES = {"declared": "Kê khai", "verified": "Đã kiểm chứng"}
+NO_ANSWER = {"timeout": "hết thời gian chờ", "connection_error": "không kết nối được",
+             "http_5xx": "lỗi máy chủ (5xx)", "http_429": "quá nhiều yêu cầu (429)", "http_408": "hết thời gian (408)",
+             "http_3xx": "chuyển hướng (3xx)"}
+
+
+def reason_vi(reason: str | None) -> str:
+    """A failed pull's reason (English, for the API and the CLI) said in Vietnamese."""
+    text = reason or ""
+    if text.startswith("no answer: "):
+        outcome = text.removeprefix("no answer: ").split(" ", 1)[0]
+        return "không trả lời: " + NO_ANSWER.get(outcome, "lỗi kết nối")
+    if text.startswith("the answer is not a JSON object"):
+        return "trả về dữ liệu không phải JSON"
+    if text.startswith("invalid report: unknown method"):
+        method = text.split("'")[1] if text.count("'") >= 2 else ""
+        return f"báo cáo theo phương pháp chưa hỗ trợ ({method})"
+    if text.startswith("invalid report: the report is of unit"):
+        return "báo cáo của đơn vị khác"
+    if text.startswith("invalid report"):
+        return "báo cáo không đúng lược đồ đã công bố"
+    if text.startswith("HTTP "):
+        return "trả mã HTTP " + text.removeprefix("HTTP ")
+    if text.startswith("304"):
+        return "trả 304 khi chưa có số liệu"
+    return "lỗi không xác định"
 
 
 @dataclass(frozen=True)
@@ -86,4 +111,4 @@ def federation_page() -> Any:
     return render_template(
         "dashboard/federation.html", report=report, units=units, ids=ids, basis=basis, bases=BASES,
         short={i: INDICATORS_SHORT.get(i, INDICATORS.get(i, i)) for i in ids}, long=INDICATORS,
-        statuses=STATUSES, charts=charts, downloads=tables.download_urls())
+        statuses=STATUSES, charts=charts, reason_vi=reason_vi, downloads=tables.download_urls())

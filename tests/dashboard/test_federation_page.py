@@ -6,6 +6,9 @@ import io
 import re
 from datetime import datetime, timedelta
 
+import pytest
+
+from registry.dashboard.federation import reason_vi
 from registry.reporting import coverage_report
 from registry import settings
 from registry.store import VN_TZ
@@ -49,12 +52,13 @@ def test_the_page_shows_units_sums_flags_and_trends_in_vietnamese(dash_client, d
     flagged = re.search(r'<ul id="flagged">(.*?)</ul>', html, re.S).group(1)
     assert "UBND tỉnh Ba" in flagged and "Số liệu quá cũ" in flagged
     assert "UBND tỉnh Bốn" in flagged and "Chưa có số liệu" in flagged
+    assert "không trả lời: hết thời gian chờ" in flagged and "timeout" not in flagged
     assert "UBND tỉnh Một" not in flagged
     assert 'id="trend-online_rate"' in html and "<polyline" in html
     assert "hạng 1" in html
     # No English leaks into the page's own words (codes, URLs and the CLI hint aside).
     text = re.sub(r"<[^>]+>|<code>.*?</code>", " ", re.sub(r"<svg.*?</svg>", " ", html, flags=re.S))
-    for word in ("stale", "missing", "failing", "declared", "verified", "Units", "None"):
+    for word in ("stale", "missing", "failing", "declared", "verified", "Units", "None", "answer", "timeout"):
         assert not re.search(rf"\b{word}\b", text), word
 
 
@@ -71,3 +75,15 @@ def test_national_row_sums_counts_of_included_units_only(dash_client, dash_store
     assert national["numerator"] == sum(parts)
     assert national["units"] == 2 and api["stale"] == ["000.00.00.H03"] and api["missing"] == ["000.00.00.H04"]
     assert dash_client.get("/lien-thong?basis=claimed").status_code == 400
+
+
+@pytest.mark.parametrize("reason, said", [
+    ("no answer: connection_error (ConnectError: refused)", "không trả lời: không kết nối được"),
+    ("the answer is not a JSON object", "trả về dữ liệu không phải JSON"),
+    ("invalid report: unknown method 'tthc-coverage/9' (published: tthc-coverage/1)",
+     "báo cáo theo phương pháp chưa hỗ trợ (tthc-coverage/9)"),
+    ("invalid report: totals/online: None is not of type 'integer'", "báo cáo không đúng lược đồ đã công bố"),
+    ("HTTP 404", "trả mã HTTP 404"),
+])
+def test_pull_failures_are_said_in_vietnamese(reason, said):
+    assert reason_vi(reason) == said
