@@ -53,6 +53,8 @@ class TrendChart:
     points: tuple[tuple[float, float, str, float], ...]  # x, y, day, percent
     target_y: float | None
     target: float | None
+    left: int = 44
+    pad: int = 10
 
     @property
     def polyline(self) -> str:
@@ -63,12 +65,12 @@ def trend_charts(trend: Mapping[str, Sequence[Mapping[str, Any]]], targets: Mapp
                  width: int = 320, height: int = 120) -> list[TrendChart]:
     """Small line charts (0-100 %), one per indicator with figures."""
     charts = []
-    pad = 10
+    pad, left = 10, 44  # room on the left for the 0 % / 100 % labels
     for ind_id, series in trend.items():
         points = [s for s in series if s["percent"] is not None]
         if not points:
             continue
-        step = (width - 2 * pad) / max(1, len(points) - 1)
+        step = (width - left - pad) / max(1, len(points) - 1)
 
         def y_of(pct: float) -> float:
             return height - pad - (height - 2 * pad) * max(0.0, min(100.0, pct)) / 100
@@ -76,7 +78,8 @@ def trend_charts(trend: Mapping[str, Sequence[Mapping[str, Any]]], targets: Mapp
         target = targets.get(ind_id)
         charts.append(TrendChart(
             ind_id, INDICATORS.get(ind_id, ind_id), width, height,
-            tuple((pad + i * step if len(points) > 1 else width / 2, y_of(p["percent"]), p["day"], p["percent"])
+            tuple((left + i * step if len(points) > 1 else (left + width) / 2, y_of(p["percent"]), p["day"],
+                   p["percent"])
                   for i, p in enumerate(points)),
             None if target is None else y_of(target), target))
     return charts

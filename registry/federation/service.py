@@ -153,7 +153,8 @@ def federated_coverage(store: Store, cfg: Mapping[str, Any], *, basis: str = "de
 
 def coverage_trend(store: Store, cfg: Mapping[str, Any], *, basis: str = "declared") -> dict[str, list[dict[str, Any]]]:
     """The national sums per indicator at the end of each day a snapshot arrived."""
-    return summary.trend(store.list_snapshots(basis), rounding=cfg["ROUNDING"])
+    return summary.trend(store.list_snapshots(basis), rounding=cfg["ROUNDING"],
+                         stale_hours=cfg["FEDERATION_STALE_HOURS"], now=datetime.now(VN_TZ))
 
 
 __all__ = ["BASES", "FederationError", "NotFound", "add_unit", "coverage_trend", "federated_coverage",

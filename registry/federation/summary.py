@@ -12,10 +12,10 @@ Pure: snapshots (dicts with their report) in, the federated report out; no I/O.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
-from ..clock import format_time, to_datetime
+from ..clock import VN_TZ, format_time, to_datetime
 from ..coverage import needed_for, percent_of, select_targets
 
 METHOD = "tthc-federation/1"
@@ -134,19 +134,29 @@ def federate(units: Sequence[Mapping[str, Any]], snapshots: Mapping[str, Mapping
     }
 
 
-def trend(snapshots: Sequence[Mapping[str, Any]], *, rounding: str = "truncate") -> dict[str, list[dict[str, Any]]]:
+def trend(snapshots: Sequence[Mapping[str, Any]], *, rounding: str = "truncate", stale_hours: float | None = None,
+          now: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
     """{indicator: [{day, numerator, denominator, percent, units}]}: the national sums at the end
-    of each day a snapshot arrived, from each unit's latest snapshot by then."""
+    of each day a snapshot arrived (today: now), from each unit's latest snapshot by then, leaving
+    out, as the federated report does, a snapshot older than `stale_hours` at that moment."""
     days = sorted({to_datetime(s["pulled_at"]).date() for s in snapshots})  # type: ignore[union-attr]
+    window = None if stale_hours is None else timedelta(hours=stale_hours)
     out: dict[str, list[dict[str, Any]]] = {}
     for day in days:
+        moment = datetime.combine(day, time(23, 59, 59), tzinfo=VN_TZ)
+        if now is not None and now < moment:
+            moment = now
         latest: dict[str, Mapping[str, Any]] = {}
         for snap in snapshots:  # oldest first: later ones replace earlier ones
-            if to_datetime(snap["pulled_at"]).date() <= day:  # type: ignore[union-attr]
-                latest[snap["unit_code"]] = snap["report"]
+            if to_datetime(snap["pulled_at"]) <= moment:  # type: ignore[operator]
+                latest[snap["unit_code"]] = snap
         sums: dict[str, list[int]] = {}
-        for report in latest.values():
-            for ind_id, (num, den) in _counts(report).items():
+        for snap in latest.values():
+            confirmed = to_datetime(snap.get("confirmed_at") or snap["pulled_at"])
+            good = confirmed if confirmed is not None and confirmed <= moment else to_datetime(snap["pulled_at"])
+            if window is not None and good is not None and moment - good > window:
+                continue
+            for ind_id, (num, den) in _counts(snap["report"]).items():
                 acc = sums.setdefault(ind_id, [0, 0, 0])
                 acc[0] += num
                 acc[1] += den

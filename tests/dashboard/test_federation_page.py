@@ -56,6 +56,10 @@ def test_the_page_shows_units_sums_flags_and_trends_in_vietnamese(dash_client, d
     assert "UBND tỉnh Một" not in flagged
     assert 'id="trend-online_rate"' in html and "<polyline" in html
     assert "hạng 1" in html
+    national = re.search(r'<tr id="nat-online_rate">.*?<td class="num">.*?</td>\s*<td class="num">(.*?)</td>',
+                         html, re.S)
+    caption = re.search(r'id="trend-online_rate".*?<figcaption>[^:]*: (.*?) ngày', html, re.S)
+    assert national.group(1) == caption.group(1)  # today's trend point is the national row
     # No English leaks into the page's own words (codes, URLs and the CLI hint aside).
     text = re.sub(r"<[^>]+>|<code>.*?</code>", " ", re.sub(r"<svg.*?</svg>", " ", html, flags=re.S))
     for word in ("stale", "missing", "failing", "declared", "verified", "Units", "None", "answer", "timeout"):

@@ -90,3 +90,7 @@ def test_sums_counts_not_percentages_and_ranks_ties_alike():
     assert out["stale"] == ["D"] and out["totals"]["procedures"] == 102
     trend = summary.trend([snaps["D"], snaps["A"]])
     assert [p["day"] for p in trend["online_rate"]] == ["2026-11-29", "2026-12-01"]
+    assert [p["units"] for p in trend["online_rate"]] == [1, 2]
+    # With the staleness window, D is left out on the last day, as in the national row.
+    fresh = summary.trend([snaps["D"], snaps["A"]], stale_hours=48, now=now)
+    assert [(p["units"], p["numerator"], p["denominator"]) for p in fresh["online_rate"]] == [(1, 50, 50), (1, 1, 1)]
