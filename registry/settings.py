@@ -97,6 +97,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PAYMENT_PROBE_INTERVAL_DAYS", _float(0), 7.0,
             "Payment is probed at most this often per procedure, and not while a verified payment "
             "callback is younger (each probe creates an order nobody pays)."),
+    Setting("FEDERATION_STALE_HOURS", _float(0.01), 48.0,
+            "A federated unit whose last good pull is older than this many hours is flagged stale "
+            "and left out of the national sums."),
+    Setting("FEDERATION_PULL_MINUTES", _float(0), 60.0,
+            "`tthc up` pulls every federated unit's coverage every this many minutes (0 = off)."),
+    Setting("FEDERATION_TIMEOUT", _float(0.1), 10.0, "Timeout of one federation pull attempt (seconds)."),
+    Setting("FEDERATION_RETRIES", _int(0, 10), 2, "Retries of a transient federation pull failure."),
+    Setting("FEDERATION_CONCURRENCY", _int(1, 256), 32, "Federation pulls in flight at once."),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

@@ -56,3 +56,35 @@ def hanoi_store(store, hanoi_rows):
     from registry.seeding import load_fixture
     load_fixture(store, "hanoi-2021")
     return store
+
+
+@pytest.fixture(autouse=True)
+def _reports_match_their_published_schema(monkeypatch):
+    """Every coverage report the suite produces validates against its published JSON Schema.
+
+    Wraps `build_report` and `coverage_report` wherever they were imported (the registry's
+    modules and the tests'); a report that does not validate fails the test that built it.
+    """
+    import functools
+    import json
+    import sys
+
+    from registry import coverage, reporting
+    from registry.report_schema import validation_errors
+
+    def checked(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            report = fn(*args, **kwargs)
+            problems = validation_errors(json.loads(json.dumps(report, default=str)))  # as a client sees it
+            assert not problems, f"{fn.__name__} produced a report its schema rejects: {problems}"
+            return report
+        return wrapper
+
+    for name, original in (("build_report", coverage.build_report),
+                           ("coverage_report", reporting.coverage_report)):
+        wrapper = checked(original)
+        for module in list(sys.modules.values()):
+            if (getattr(module, "__name__", "").startswith(("registry", "tests"))
+                    and getattr(module, name, None) is original):
+                monkeypatch.setattr(module, name, wrapper)

@@ -32,6 +32,7 @@ def test_cohorts_match_per_procedure_rows(hanoi_store, group_by):
     rows = [{**r, **verdicts.get(r["code"], {})} for r in store.coverage_rows()]
     slow = build_report(rows, store.list_targets(), as_of=now, now=now, group_by=group_by,
                         unit={"code": cfg["UNIT_CODE"], "name": cfg["UNIT_NAME"]})
+    assert fast.pop("$schema") == "/api/v1/schemas/coverage-1.json"
     assert fast == slow
     assert fast["totals"]["procedures"] == 1684
     assert fast["freshness"]["oldest_evidence"] == "2026-01-01T08:00:00+07:00"

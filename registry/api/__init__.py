@@ -18,7 +18,8 @@ from flask_smorest.utils import prepare_response
 from . import errors
 from .security import SCHEME, SECURITY_SCHEME
 
-MODULES = ("procedures", "imports", "coverage", "targets", "audit", "account", "users")
+MODULES = ("procedures", "imports", "coverage", "targets", "audit", "account", "users", "report_schemas",
+           "federation")
 OPTIONAL_MODULES = ("probes",)
 
 DESCRIPTION = """\

@@ -54,6 +54,12 @@ def not_modified(etag: str) -> bool:
     return tags.star_tag or tags.contains_weak(value.strip('"'))
 
 
+def if_none_match() -> list[str]:
+    """The entity tags of If-None-Match, as sent (`*` included)."""
+    raw = request.headers.get("If-None-Match", "")
+    return [tag.strip() for tag in raw.split(",") if tag.strip()]
+
+
 def not_modified_response(etag: str) -> Response:
     """An empty 304 carrying the ETag."""
     resp = Response(status=304)

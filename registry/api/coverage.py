@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from typing import Any
 
 from flask import Response, request
 
 from ..context import get_store, settings
-from ..coverage import CSV_COLUMNS, report_to_csv_rows
-from ..spreadsheet import safe_dict
-from ..reporting import coverage_report
+from ..coverage import METHOD
+from ..report_schema import schema_path
+from ..reporting import coverage_document, coverage_not_modified
 from .blueprint import ApiBlueprint
-from .conditional import (
-    ETAG_HEADER,
-    IF_NONE_MATCH_PARAM,
-    content_etag,
-    not_modified,
-    not_modified_response,
-)
+from .conditional import ETAG_HEADER, IF_NONE_MATCH_PARAM, if_none_match, not_modified_response
 from .schemas import CoverageArgs, CoverageReportSchema
 
 blp = ApiBlueprint(
@@ -40,20 +31,17 @@ def _wants_csv(args: dict[str, Any]) -> bool:
     return best == CSV_MIMETYPE
 
 
-def _csv(report: dict[str, Any]) -> str:
-    buf = io.StringIO(newline="")
-    writer = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS), lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(safe_dict(row) for row in report_to_csv_rows(report))
-    return buf.getvalue()
-
-
 @blp.route("", methods=["GET"])
 @blp.arguments(CoverageArgs, location="query")
 @blp.response(
     200,
     CoverageReportSchema,
-    headers={**ETAG_HEADER, "Vary": {"description": "Accept", "schema": {"type": "string"}}},
+    headers={**ETAG_HEADER, "Vary": {"description": "Accept", "schema": {"type": "string"}},
+             "Link": {"description": "`</api/v1/schemas/coverage-1.json>; rel=\"describedby\"`: the "
+                      "report's JSON Schema (2020-12), also named by its `$schema` member",
+                      "schema": {"type": "string"}}},
+    description="The report. Its JSON Schema (2020-12), per method version: "
+    "[/api/v1/schemas/coverage-1.json](/api/v1/schemas/coverage-1.json) (`$schema` member).",
 )
 @blp.alt_response(
     200,
@@ -66,25 +54,19 @@ def _csv(report: dict[str, Any]) -> str:
 @blp.doc(parameters=[IF_NONE_MATCH_PARAM])
 def get_coverage(args: dict[str, Any]) -> Response:
     """The coverage report; `?format=csv` or `Accept: text/csv` for CSV; 304 while unchanged."""
-    report = coverage_report(
-        get_store(),
-        settings(),
-        basis=args["basis"],
-        group_by=args["group_by"],
-        as_of=args.get("as_of"),
-    )
-    if _wants_csv(args):
-        body, mimetype = _csv(report), CSV_MIMETYPE
-        etag = content_etag({"csv": body})
+    cfg = settings()
+    fmt = "csv" if _wants_csv(args) else "json"
+    params = {"basis": args["basis"], "group_by": tuple(args["group_by"]), "as_of": args.get("as_of"),
+              "fmt": fmt}
+    tags = if_none_match()
+    # A 304 costs one tiny query: the tag itself says which data state and request it names.
+    current = "*" if "*" in tags else coverage_not_modified(cfg, tags, **params)
+    if current:
+        resp = not_modified_response(current) if current != "*" else Response(status=304)
     else:
-        body, mimetype = json.dumps(report, ensure_ascii=False), "application/json"
-        # The report's `as_of` is "now" when no date is asked: leave it out so that the tag
-        # changes only when the figures do.
-        etag = content_etag({k: v for k, v in report.items() if k != "as_of"})
-    if not_modified(etag):
-        resp = not_modified_response(etag)
-    else:
-        resp = Response(body, mimetype=mimetype)
-        resp.headers["ETag"] = etag
+        doc = coverage_document(get_store, cfg, **params)  # opens the store only to compute
+        resp = Response(doc.value, mimetype=CSV_MIMETYPE if fmt == "csv" else "application/json")
+        resp.headers["ETag"] = doc.etag
+        resp.headers["Link"] = f'<{schema_path(METHOD)}>; rel="describedby"'
     resp.headers["Vary"] = "Accept"
     return resp

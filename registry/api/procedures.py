@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, Callable
 
-from flask import url_for
+from flask import Response, url_for
 
 from .. import procedures as service
 from ..context import get_store, settings
 from ..store import VN_TZ, DuplicateCode, NotFound, Store, VersionConflict
+from ..reporting import cached_value, value_not_modified
 from .blueprint import ApiBlueprint, consumes
 from .conditional import (
     ETAG_HEADER,
     IF_MATCH_PARAM,
     IF_NONE_MATCH_PARAM,
     expected_version,
+    if_none_match,
     not_modified,
     not_modified_response,
     precondition_failed,
@@ -131,10 +134,25 @@ def _write(code: str, action: Callable[[int | None], dict[str, Any]]) -> Any:
 
 @blp.route("", methods=["GET"])
 @blp.arguments(ProcedureListArgs, location="query")
-@blp.response(200, ProcedurePage)
-def list_procedures(args: dict[str, Any]) -> dict[str, Any]:
-    """List procedures: filters, diacritic-insensitive search, sorting, pages."""
-    store = get_store()
+@blp.response(200, ProcedurePage, headers=ETAG_HEADER)
+@blp.alt_response(304, description="Not modified (If-None-Match names the current page)")
+@blp.doc(parameters=[IF_NONE_MATCH_PARAM])
+def list_procedures(args: dict[str, Any]) -> Any:
+    """List procedures: filters, diacritic-insensitive search, sorting, pages; ETag, 304."""
+    cfg = settings()
+    params = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in sorted(args.items())}
+    current = value_not_modified(cfg, if_none_match(), "api.procedures", params)
+    if current:
+        return not_modified_response(current)
+    # Cached as the JSON text itself: dumping 50 procedures costs more than reading them.
+    doc = cached_value(get_store, cfg, "api.procedures", params,
+                       lambda store: json.dumps(ProcedurePage().dump(_list_page(store, args)), ensure_ascii=False))
+    resp = Response(doc.value, mimetype="application/json")
+    resp.headers["ETag"] = doc.etag
+    return resp
+
+
+def _list_page(store: Store, args: dict[str, Any]) -> dict[str, Any]:
     filters = {
         k: args.get(k)
         for k in ("level", "agency", "field", "integrated", "payment_channel", "sso", "has_fee")

@@ -282,9 +282,9 @@ class UnitSchema(Open):
 
 
 class TotalsSchema(Open):
-    procedures = fields.Integer()
-    online = fields.Integer()
-    by_level = fields.Dict(keys=fields.String(), values=fields.Integer())
+    procedures = fields.Integer(required=True)
+    online = fields.Integer(required=True)
+    by_level = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
 
 
 class TargetRefSchema(Open):
@@ -295,42 +295,45 @@ class TargetRefSchema(Open):
 
 
 class IndicatorSchema(Open):
-    id = fields.String()
-    available = fields.Boolean()
-    numerator = fields.Integer(allow_none=True)
-    denominator = fields.Integer(allow_none=True)
-    percent = fields.Float(allow_none=True)
-    target = fields.Nested(TargetRefSchema, allow_none=True)
-    met = fields.Boolean(allow_none=True)
-    needed = fields.Integer(allow_none=True)
+    id = fields.String(required=True)
+    available = fields.Boolean(required=True)
+    numerator = fields.Integer(allow_none=True, required=True)
+    denominator = fields.Integer(allow_none=True, required=True)
+    percent = fields.Float(allow_none=True, required=True)
+    target = fields.Nested(TargetRefSchema, allow_none=True, required=True)
+    met = fields.Boolean(allow_none=True, required=True)
+    needed = fields.Integer(allow_none=True, required=True)
     claimed_unconfirmed = fields.Integer(allow_none=True)
     candidates = fields.List(fields.String())
     candidates_total = fields.Integer()
 
 
 class GroupSchema(Open):
-    key = fields.String()
-    totals = fields.Nested(TotalsSchema)
-    indicators = fields.List(fields.Nested(IndicatorSchema))
+    key = fields.String(required=True)
+    totals = fields.Nested(TotalsSchema, required=True)
+    indicators = fields.List(fields.Nested(IndicatorSchema), required=True)
 
 
 class FreshnessSchema(Open):
-    oldest_evidence = fields.String(allow_none=True)
-    unverified = fields.Integer()
+    oldest_evidence = fields.String(allow_none=True, required=True)
+    unverified = fields.Integer(required=True)
 
 
 class CoverageReportSchema(Open):
     """A `tthc-coverage/1` report (docs/coverage.md)."""
 
-    method = fields.String()
-    as_of = fields.String()
-    basis = fields.String()
-    unit = fields.Nested(UnitSchema, allow_none=True)
-    rounding = fields.String()
-    totals = fields.Nested(TotalsSchema)
-    indicators = fields.List(fields.Nested(IndicatorSchema))
-    groups = fields.Dict(keys=fields.String(), values=fields.List(fields.Nested(GroupSchema)))
-    freshness = fields.Nested(FreshnessSchema)
+    METHOD = "tthc-coverage/1"  # its JSON Schema: /api/v1/schemas/coverage-1.json (report_schema.py)
+
+    schema = fields.String(data_key="$schema", metadata={"description": "Where this report's JSON Schema is."})
+    method = fields.String(required=True)
+    as_of = fields.String(required=True)
+    basis = fields.String(required=True, validate=validate.OneOf(["declared", "verified"]))
+    unit = fields.Nested(UnitSchema, allow_none=True, required=True)
+    rounding = fields.String(required=True)
+    totals = fields.Nested(TotalsSchema, required=True)
+    indicators = fields.List(fields.Nested(IndicatorSchema), required=True)
+    groups = fields.Dict(keys=fields.String(), values=fields.List(fields.Nested(GroupSchema)), required=True)
+    freshness = fields.Nested(FreshnessSchema, required=True)
 
 
 # -- targets ------------------------------------------------------------------

@@ -16,7 +16,8 @@ from flask.cli import ScriptInfo
 from registry.errors import RegistryError
 
 #: The modules whose `COMMANDS` list makes up the CLI, in the order `--help` shows them.
-COMMAND_MODULES = ("registry.cli.data", "registry.cli.auth", "registry.cli.probe", "registry.cli.serve")
+COMMAND_MODULES = ("registry.cli.data", "registry.cli.auth", "registry.cli.probe", "registry.cli.serve",
+                   "registry.cli.federation")
 
 
 def _create_app() -> Flask:

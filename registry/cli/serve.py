@@ -17,6 +17,7 @@ from flask.cli import with_appcontext
 
 from .. import probing, seeding
 from ..context import check_database, get_store, settings
+from ..federation.schedule import start_scheduler as start_federation_pulls
 from ..settings import UPSTREAM_URLS, SettingsError, check_real_portal
 from ..store import StoreError
 
@@ -121,6 +122,9 @@ class Supervisor:
         if minutes > 0 and probing.start_scheduler(current_app._get_current_object(), minutes,
                                                    stop=self.stopping):
             click.echo(f"scheduler: a sweep every {minutes:g} min")
+        pulls = cfg["FEDERATION_PULL_MINUTES"]
+        if pulls > 0 and start_federation_pulls(cfg, pulls, stop=self.stopping):
+            click.echo(f"federation: pulls every {pulls:g} min (tthc federation list)")
 
     def print_urls(self, host: str, port: int) -> None:
         base = f"http://{host}:{port}"

@@ -6,7 +6,7 @@ from typing import Any
 from flask import abort, render_template, request, url_for
 
 from ..context import get_store, settings
-from ..reporting import coverage_report
+from ..reporting import cached_coverage_report
 from . import tables
 from .blueprint import bp
 from .labels import GROUPS, INDICATORS_SHORT, TIERS
@@ -53,7 +53,7 @@ def breakdown(group: str) -> Any:
     if sort not in ("key", *NUMERIC):
         sort = "procedures"
     direction = "asc" if request.args.get("dir") == "asc" else "desc"
-    report = coverage_report(get_store(), settings(), basis=basis, group_by=(group,))
+    report = cached_coverage_report(get_store, settings(), basis=basis, group_by=(group,))
     rows = sort_rows(breakdown_rows(report, group), sort, direction)
     for row in rows:
         row["label"] = TIERS.get(row["key"], row["key"]) if group == "level" else (row["key"] or "(trống)")

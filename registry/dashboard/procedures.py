@@ -8,7 +8,8 @@ from flask import Response, abort, render_template, request
 
 from .. import exporter
 from .. import procedures as service
-from ..context import get_store
+from ..context import get_store, settings
+from ..reporting import cached_value
 from ..schemas import LEVELS, PAYMENT_CHANNELS
 from ..store import NotFound
 from . import labels, tables
@@ -86,6 +87,13 @@ def query(args: dict[str, Any], limit: int, offset: int) -> tuple[list[dict[str,
     return rows[offset:offset + limit], len(rows)
 
 
+def _choices(store: Any) -> tuple[list[str], list[str]]:
+    """Agencies and fields of the active procedures, for the filter lists."""
+    active = store.coverage_rows()
+    return (sorted({r["agency"] for r in active if r["agency"]}),
+            sorted({r["field"] for r in active if r["field"]}))
+
+
 def _download(args: dict[str, Any], fmt: str) -> Response:
     rows, _ = query(args, MAX_EXPORT, 0)
     resp = Response(exporter.export(rows, fmt), mimetype=exporter.MEDIA_TYPES[fmt].split(";")[0])
@@ -115,13 +123,16 @@ def _list_page(*, mine: bool) -> Any:
     fmt = tables.requested_format()
     if fmt:
         return _download(args, fmt)
-    rows, total = query(args, PER_PAGE, (args["page"] - 1) * PER_PAGE)
+    # The page and the filter choices come from the cache while the change counter stands.
+    cfg = settings()
+    rows, total = cached_value(get_store, cfg, "dashboard.procedures", args,
+                               lambda s: query(args, PER_PAGE, (args["page"] - 1) * PER_PAGE),
+                               clock_sensitive=False).value
     pages = max(1, math.ceil(total / PER_PAGE))
-    # Choices from the active procedures' own columns (one cheap query for both lists).
-    active = get_store().coverage_rows()
-    agencies = sorted({r["agency"] for r in active if r["agency"]})
-    fields_ = sorted({r["field"] for r in active if r["field"]})
+    agencies, fields_ = cached_value(get_store, cfg, "dashboard.procedure_choices", None, _choices,
+                                     clock_sensitive=False).value
     principal = current_principal()
+    rows = [dict(r) for r in rows]  # cached rows are shared: annotate copies
     for r in rows:
         why = service.editability(principal, r)
         r["editable"] = why is None

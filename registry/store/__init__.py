@@ -8,9 +8,11 @@ from typing import Any
 from . import migrations
 from .audit import AuditMixin
 from .auth import AuthMixin
+from .changes import ChangesMixin, current_state, watch_tables
 from .db import DISK_FULL, VN_TZ, connect, is_disk_full, is_frozen, now_iso, write_transaction
 from .errors import (DuplicateCode, NotFound, StoreBusy, StoreDamaged, StoreError, StoreFull, StoreUnavailable,
                      VersionConflict)
+from .federation import FederationMixin
 from .maintenance import MaintenanceMixin
 from .probes import ProbesMixin, SweepBusy
 from .procedures import ProceduresMixin
@@ -18,11 +20,11 @@ from .sessions import SessionsMixin
 from .targets import TargetsMixin
 
 __all__ = ["Store", "open_store", "StoreError", "StoreBusy", "NotFound", "DuplicateCode", "VersionConflict",
-           "VN_TZ", "now_iso", "SweepBusy", "StoreFull", "StoreDamaged", "StoreUnavailable"]
+           "VN_TZ", "now_iso", "SweepBusy", "StoreFull", "StoreDamaged", "StoreUnavailable", "current_state"]
 
 
 class Store(ProceduresMixin, AuditMixin, TargetsMixin, ProbesMixin, MaintenanceMixin, AuthMixin,
-            SessionsMixin):
+            SessionsMixin, ChangesMixin, FederationMixin):
     """A connection to the registry database with every operation the interfaces need."""
 
     def __init__(self, db: Any, path: str | Path) -> None:
@@ -36,6 +38,7 @@ class Store(ProceduresMixin, AuditMixin, TargetsMixin, ProbesMixin, MaintenanceM
     def migrate(self) -> None:
         """Apply pending migrations in place."""
         migrations.apply(self.db)
+        watch_tables(self.db)
 
     def pending_migrations(self) -> list[str]:
         """Migrations not yet applied."""

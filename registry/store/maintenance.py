@@ -66,3 +66,5 @@ class MaintenanceMixin:
             src.backup(self.db.conn)
         finally:
             src.close()
+        if self.db["change_counter"].exists():  # a restored file is new data: new cache keys and ETags
+            self.db.conn.execute("UPDATE change_counter SET instance = lower(hex(randomblob(6)))")

@@ -187,6 +187,47 @@ def m006_status_code_index(db: Database) -> None:
 def m007_audit_reason(db: Database) -> None:
     """Why a change was made (a retirement's or restoration's reason), kept beside the audit entry."""
     db.execute("ALTER TABLE audit ADD COLUMN reason TEXT")
+def m011_change_counter_and_federation(db: Database) -> None:
+    """A change counter bumped by triggers in the writing transaction (the cache key of the
+    coverage report), and federation: other units, their pulls and dated report snapshots."""
+    # `instance` tells databases apart (a restored or recreated file restarts the counter).
+    db.execute("CREATE TABLE change_counter (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL, "
+               "instance TEXT NOT NULL)")
+    db.execute("INSERT INTO change_counter (id, value, instance) VALUES (1, 0, lower(hex(randomblob(6))))")
+    db.execute("""
+        CREATE TABLE federation_units (
+            code TEXT PRIMARY KEY,
+            url TEXT NOT NULL,
+            name TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE federation_snapshots (
+            id INTEGER PRIMARY KEY,
+            unit_code TEXT NOT NULL,
+            basis TEXT NOT NULL,
+            method TEXT NOT NULL,
+            as_of TEXT NOT NULL,
+            pulled_at TEXT NOT NULL,
+            confirmed_at TEXT NOT NULL,
+            etag TEXT,
+            sha256 TEXT NOT NULL,
+            report TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX idx_federation_snapshots_unit ON federation_snapshots(unit_code, basis, id)")
+    db.execute("""
+        CREATE TABLE federation_pulls (
+            id INTEGER PRIMARY KEY,
+            unit_code TEXT NOT NULL,
+            basis TEXT NOT NULL,
+            at TEXT NOT NULL,
+            outcome TEXT NOT NULL CHECK (outcome IN ('changed', 'not_modified', 'failed')),
+            reason TEXT NOT NULL DEFAULT '',
+            http_status INTEGER,
+            snapshot_id INTEGER,
+            evidence TEXT NOT NULL DEFAULT '[]'
+        )""")
+    db.execute("CREATE INDEX idx_federation_pulls_unit ON federation_pulls(unit_code, basis, id)")
 
 
 def apply(db: Database) -> None:
