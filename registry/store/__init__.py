@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from . import migrations
+from .alerts import AlertsMixin, CursorMoved
 from .audit import AuditMixin
 from .auth import AuthMixin
 from .db import VN_TZ, connect, now_iso, write_transaction
@@ -15,10 +16,11 @@ from .procedures import ProceduresMixin
 from .targets import TargetsMixin
 
 __all__ = ["Store", "open_store", "StoreError", "StoreBusy", "NotFound", "DuplicateCode", "VersionConflict",
-           "VN_TZ", "now_iso", "SweepBusy"]
+           "VN_TZ", "now_iso", "SweepBusy", "CursorMoved"]
 
 
-class Store(ProceduresMixin, AuditMixin, TargetsMixin, ProbesMixin, MaintenanceMixin, AuthMixin):
+class Store(ProceduresMixin, AuditMixin, TargetsMixin, ProbesMixin, MaintenanceMixin, AuthMixin,
+            AlertsMixin):
     """A connection to the registry database with every operation the interfaces need."""
 
     def __init__(self, db: Any, path: str | Path) -> None:

@@ -1,0 +1,110 @@
+"""Draining the outbox: due deliveries are leased, sent, and marked delivered or rescheduled.
+
+Durable: a delivery is a row written with its event; it leaves `pending` only when its channel
+accepted it (delivered), when the give-up limit is reached (failed) or when its subscription is
+removed (cancelled). A restart, a dead SMTP server or a slow webhook loses nothing and never
+touches a sweep: sweeps only write rows, the drain runs in its own thread (`start_drain`).
+
+Never twice on our side: one row per (event, subscription) (a UNIQUE constraint), leased before
+sending so a second drainer skips it, and marked delivered only from `pending`. (A crash between
+the sending and the marking can repeat that one message after the lease: the event id travels
+with it, `X-TTHC-Event-Id` / `Message-ID`, so a receiver can drop the duplicate.)
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any, Mapping
+
+from flask import Flask
+
+from ..store import VN_TZ, Store, open_store
+from . import channels, events as rules, messages
+from .service import detect, iso
+
+log = logging.getLogger("tthc.alerts")
+
+CLAIM_LIMIT = 1000
+
+
+def _send(cfg: Mapping[str, Any], rows: list[dict[str, Any]], now: datetime) -> None:
+    """Send one message: a single event, or (digest) every row of one subscription at once."""
+    sub = rows[0]["subscription"]
+    if sub["channel"] == "webhook":
+        channels.send_webhook(sub["address"], sub["secret"] or "", messages.webhook_document(rows[0]["event"]),
+                              timestamp=int(now.timestamp()), timeout=float(cfg["ALERT_TIMEOUT"]))
+        return
+    if sub["mode"] == "digest":
+        evs = sorted((r["event"] for r in rows), key=lambda e: (e["occurred_at"], e["id"]))
+        subject, body = messages.digest_email(evs, now.strftime("%d/%m/%Y"))
+        key = f"digest-{sub['id']}-{min(r['id'] for r in rows)}"
+    else:
+        subject, body = messages.event_email(rows[0]["event"])
+        key = f"event-{rows[0]['event_id']}-{sub['id']}"
+    channels.send_email(cfg, sub["address"], subject, body, message_key=key)
+
+
+def drain(store: Store, cfg: Mapping[str, Any], *, now: datetime | None = None) -> dict[str, int]:
+    """Send every due delivery once; returns counts {"delivered": n, "retry": n, "failed": n}."""
+    now = (now or datetime.now(VN_TZ)).astimezone(VN_TZ)
+    lease = timedelta(seconds=float(cfg["ALERT_TIMEOUT"]) * 3 + 60)
+    rows = store.claim_deliveries(now=iso(now), lease_until=iso(now + lease), limit=CLAIM_LIMIT)
+    groups: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        digest = r["channel"] == "email" and r["subscription"]["mode"] == "digest"
+        groups[("digest", r["subscription_id"]) if digest else ("one", r["id"])].append(r)
+    counts = {"delivered": 0, "retry": 0, "failed": 0}
+    for group in groups.values():
+        ids = [r["id"] for r in group]
+        try:
+            _send(cfg, group, now)
+        except channels.DeliveryError as exc:
+            attempts = max(r["attempts"] for r in group) + 1
+            give_up = attempts >= int(cfg["ALERT_MAX_ATTEMPTS"])
+            nxt = now + rules.retry_delay(attempts, float(cfg["ALERT_RETRY_SECONDS"]))
+            store.finish_deliveries(ids, delivered=False, error=str(exc), next_attempt_at=iso(nxt), give_up=give_up,
+                                    at=iso(now))
+            counts["failed" if give_up else "retry"] += len(ids)
+            log.warning("alert delivery %s via %s failed (attempt %d%s): %s", ids, group[0]["channel"], attempts,
+                        ", giving up" if give_up else "", exc)
+        else:
+            counts["delivered"] += store.finish_deliveries(ids, delivered=True, at=iso(now))
+    return counts
+
+
+def process(store: Store, cfg: Mapping[str, Any], *, now: datetime | None = None) -> dict[str, int]:
+    """One tick of the alert loop: detect new events, then deliver what is due."""
+    created = detect(store, cfg, now=now)
+    return {"events": len(created), **drain(store, cfg, now=now)}
+
+
+def after_sweep(store: Store, cfg: Mapping[str, Any]) -> None:
+    """Called when a sweep ends: its events are written now (delivery stays with the drain)."""
+    try:
+        detect(store, cfg)
+    except Exception:  # an alert problem must never fail a sweep; the next drain tick retries
+        log.exception("alert detection after the sweep failed")
+
+
+def start_drain(app: Flask, stop: threading.Event, seconds: float | None = None) -> threading.Thread | None:
+    """Detect and deliver every `seconds` (TTHC_ALERT_DRAIN_SECONDS) in a daemon thread until `stop`."""
+    cfg = app.config["TTHC"]
+    seconds = float(cfg["ALERT_DRAIN_SECONDS"] if seconds is None else seconds)
+    if seconds <= 0:
+        return None
+
+    def loop() -> None:
+        while not stop.wait(seconds):
+            try:
+                with open_store(cfg["DATABASE"], cfg["BUSY_TIMEOUT_MS"], migrate=False) as store:
+                    counts = process(store, cfg)
+                if any(counts.values()):
+                    log.info("alerts: %s", counts)
+            except Exception:  # keep the loop alive; nothing was lost (rows stay pending)
+                log.exception("alert drain failed")
+
+    thread = threading.Thread(target=loop, name="tthc-alert-drain", daemon=True)
+    thread.start()
+    return thread
