@@ -18,6 +18,7 @@ from connectors import CircuitBreaker, Prober, Verdict, run_sweep
 from connectors.sweep import COMPLETED, PORTAL_UNAVAILABLE
 from connectors.verdicts import UNKNOWN, Cause
 
+from ..alerts import after_sweep
 from ..store import Store, now_iso
 from .config import SweepOptions, portal_config
 from .plan import Item
@@ -194,7 +195,9 @@ def execute(store: Store, cfg: Mapping[str, Any], options: SweepOptions, run: di
         status = "interrupted"
         message = f"stopped before the end; {len(left)} items left (tthc probe --resume)"
     log.info("sweep %s %s: %s", run_id, status, message)
-    return store.finish_run(run_id, status=status, message=message, done=state.done, counts=counts)
+    finished = store.finish_run(run_id, status=status, message=message, done=state.done, counts=counts)
+    after_sweep(store, cfg)  # alert events from this sweep's verdicts (delivery stays with the drain)
+    return finished
 
 
 def log_progress(every: int = 100) -> ProgressSink:
