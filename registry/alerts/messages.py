@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
+from ..store import VN_TZ
+
 TITLES: dict[str, str] = {
     "linkage.broken": "Liên thông Cổng DVCQG bị hỏng",
     "linkage.restored": "Liên thông Cổng DVCQG đã hoạt động trở lại",
@@ -97,14 +99,30 @@ def event_email(event: Mapping[str, Any]) -> tuple[str, str]:
     return f"[TTHC] {subject_line(event)}", body
 
 
-def digest_email(events: Sequence[Mapping[str, Any]], day: str) -> tuple[str, str]:
-    """(subject, body) of a daily digest grouping `events` (oldest first)."""
+def _days(events: Sequence[Mapping[str, Any]]) -> str:
+    days = []
+    for event in events:
+        try:
+            days.append(datetime.fromisoformat(str(event["occurred_at"])).astimezone(VN_TZ).date())
+        except (KeyError, TypeError, ValueError):
+            continue
+    if not days:
+        return ""
+    first, last = min(days), max(days)
+    if first == last:
+        return f"ngày {first:%d/%m/%Y}"
+    return f"từ {first:%d/%m/%Y} đến {last:%d/%m/%Y}"
+
+
+def digest_email(events: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
+    """(subject, body) of a daily digest grouping `events` (oldest first) under the day(s) they happened."""
+    when = _days(events)
     parts = ["Kính gửi cán bộ phụ trách,", "",
-             f"Bản tổng hợp cảnh báo ngày {day}: {len(events)} sự kiện.", ""]
+             f"Bản tổng hợp cảnh báo {when}: {len(events)} sự kiện.", ""]
     for event in events:
         parts.extend(event_lines(event))
         parts.append("")
-    return f"[TTHC] Tổng hợp cảnh báo ngày {day}: {len(events)} sự kiện", "\n".join(parts).rstrip() + FOOTER
+    return f"[TTHC] Tổng hợp cảnh báo {when}: {len(events)} sự kiện", "\n".join(parts).rstrip() + FOOTER
 
 
 def webhook_document(event: Mapping[str, Any]) -> dict[str, Any]:

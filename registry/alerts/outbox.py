@@ -38,7 +38,7 @@ def _send(cfg: Mapping[str, Any], rows: list[dict[str, Any]], now: datetime) -> 
         return
     if sub["mode"] == "digest":
         evs = sorted((r["event"] for r in rows), key=lambda e: (e["occurred_at"], e["id"]))
-        subject, body = messages.digest_email(evs, now.strftime("%d/%m/%Y"))
+        subject, body = messages.digest_email(evs)
         key = f"digest-{sub['id']}-{min(r['id'] for r in rows)}"
     else:
         subject, body = messages.event_email(rows[0]["event"])
