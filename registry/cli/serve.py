@@ -15,7 +15,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .. import seeding
+from .. import alerts, seeding
 from ..context import get_store, settings
 
 WORLD = "hanoi-2021.json"
@@ -154,6 +154,8 @@ def up_cmd(port: int | None, no_sweep: bool) -> None:
             probing.start_scheduler(current_app._get_current_object(), cfg["SWEEP_INTERVAL_MINUTES"],
                                     stop=stopping)
             click.echo(f"scheduler: a sweep every {cfg['SWEEP_INTERVAL_MINUTES']:g} min")
+        if alerts.start_drain(current_app._get_current_object(), stopping):
+            click.echo(f"alerts: delivered every {cfg['ALERT_DRAIN_SECONDS']:g} s")
         click.echo(f"dashboard: {base}/\nAPI:       {base}/api/v1\nAPI docs:  {base}/api/docs\n"
                    f"metrics:   {base}/metrics\nCtrl-C stops everything.")
         while not stopping.is_set():
