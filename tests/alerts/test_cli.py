@@ -50,6 +50,12 @@ def test_subscribe_list_deliver_and_unsubscribe(app, smtp):
     assert f"payment.broken {code} payment_rejected (email.delivered 1)" in res.output
     assert "1 events in all" in res.output
 
+    metrics = app.test_client().get("/metrics").get_data(as_text=True)
+    assert 'tthc_alert_events_total{type="payment.broken"} 1.0' in metrics
+    assert 'tthc_alert_deliveries{channel="email",outcome="delivered"} 1.0' in metrics
+    assert 'tthc_alert_delivery_attempts_total{channel="email"} 1.0' in metrics
+    assert "tthc_alert_outbox_pending 0.0" in metrics
+
     assert cli.invoke(args=["alerts", "unsubscribe", "2", "--user", "lan"]).exit_code == 0
     res = cli.invoke(args=["alerts", "unsubscribe", "2"])
     assert res.exit_code == 1 and "no subscription 2" in res.output

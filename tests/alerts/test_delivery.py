@@ -134,6 +134,10 @@ def test_smtp_down_during_the_sweep_delivers_once_after_it_comes_back(portal, wo
     with open_store(db) as store:
         [row] = store.list_deliveries()
     assert row["status"] == "pending" and row["attempts"] == 1 and "Connection" in row["last_error"]
+    metrics = app.test_client().get("/metrics").get_data(as_text=True)
+    assert "tthc_alert_outbox_pending 1.0" in metrics
+    assert 'tthc_alert_deliveries{channel="email",outcome="pending"} 1.0' in metrics
+    assert "tthc_alert_outbox_oldest_pending_timestamp_seconds 0.0" not in metrics
     smtp.start()
     try:
         assert _process(app, t0 + timedelta(seconds=31))["delivered"] == 1
