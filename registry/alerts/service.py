@@ -186,7 +186,8 @@ def subscribe(store: Store, principal: Principal, data: Mapping[str, Any], *, so
         agency = clean(data.get("agency") or "")
         if not agency:
             raise AlertError("give the agency to follow", "agency")
-        if agency not in {a["name"] for a in store.list_agencies()}:
+        # The same keys events carry (rules.agency_keys): switching names to codes stays one line.
+        if not any(agency in rules.agency_keys(p) for p in store.all_procedures()):
             raise AlertError(f"no procedure names the agency {agency!r}", "agency")
         if not principal.is_admin and agency not in principal.agencies:
             raise AlertError(f"{principal.username} may only follow their own agencies", "agency", 403)

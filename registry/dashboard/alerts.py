@@ -60,7 +60,7 @@ def _row(event: dict[str, Any]) -> dict[str, Any]:
 
 def _agency_choices(principal: Any) -> list[str]:
     if principal.is_admin:
-        return [a["name"] for a in get_store().list_agencies()]
+        return sorted({key for p in get_store().all_procedures() for key in alerts.agency_keys(p)})
     return list(principal.agencies)
 
 
