@@ -79,3 +79,19 @@ def test_bad_subscriptions_exit_with_a_clear_message(app, args, message):
     assert message in res.output
     with open_store(app.config["TTHC"]["DATABASE"]) as store:
         assert store.list_subscriptions(active=None) == []
+
+
+def test_the_prometheus_rules_use_metrics_that_exist(app):
+    """docs/prometheus-alerts.yml parses, and every tthc_* series it names is on /metrics."""
+    import re
+
+    import yaml
+    rules = yaml.safe_load((Path(__file__).resolve().parents[2] / "docs" / "prometheus-alerts.yml").read_text())
+    exprs = [r["expr"] for g in rules["groups"] for r in g["rules"]]
+    names = {n for e in exprs for n in re.findall(r"\btthc_[a-z_]+", e)}
+    assert {"tthc_last_sweep_finished_timestamp_seconds", "tthc_alert_outbox_pending",
+            "tthc_alert_events_total"} <= names
+    metrics = app.test_client().get("/metrics").get_data(as_text=True)
+    exposed = set(re.findall(r"^# TYPE (\S+)", metrics, re.M))
+    exposed |= {n + "_total" for n in exposed}
+    assert names <= exposed
