@@ -19,6 +19,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, 
 
 from connectors import Verdict
 
+from .. import errors
 from ..store import Store, SweepBusy, open_store
 from .config import portal_config, sweep_options
 from .plan import (Item, check_selection, dimensions_of, plan_items, selected_codes, selection_doc)
@@ -29,7 +30,7 @@ log = logging.getLogger("tthc.probing")
 _background: dict[int, subprocess.Popen] = {}
 
 
-class NothingToResume(LookupError):
+class NothingToResume(errors.NotFound):
     """`--resume` was asked but no interrupted run exists."""
 
 
