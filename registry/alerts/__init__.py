@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from .events import EVENT_TYPES, agency_keys
 from .outbox import after_sweep, drain, process, start_drain
-from .service import (CHANNELS, MODES, SCOPES, AlertError, detect, feed, list_subscriptions, subscribe,
-                      unsubscribe, view)
+from .service import (CHANNELS, MODES, SCOPES, AlertError, SubscriptionForbidden, SubscriptionInvalid,
+                      SubscriptionNotFound, detect, feed, list_subscriptions, subscribe, unsubscribe, view)
 
-__all__ = ["CHANNELS", "EVENT_TYPES", "MODES", "SCOPES", "AlertError", "after_sweep", "agency_keys", "detect",
+__all__ = ["CHANNELS", "EVENT_TYPES", "MODES", "SCOPES", "AlertError", "SubscriptionForbidden",
+           "SubscriptionInvalid", "SubscriptionNotFound", "after_sweep", "agency_keys", "detect",
            "drain", "feed", "list_subscriptions", "process", "start_drain", "subscribe", "unsubscribe", "view"]

@@ -14,6 +14,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
+from .. import errors
 from ..auth import Principal
 from ..reporting import coverage_report
 from ..store import VN_TZ, CursorMoved, NotFound, Store
@@ -28,13 +29,26 @@ CHANNELS = ("email", "webhook")
 MODES = ("event", "digest")
 
 
-class AlertError(ValueError):
+class AlertError(errors.RegistryError):
     """A subscription request that cannot be honoured; `field` names the culprit."""
 
-    def __init__(self, message: str, field: str = "_schema", status: int = 422) -> None:
+    def __init__(self, message: str, field: str = "_schema") -> None:
         super().__init__(message)
         self.field = field
-        self.status = status
+
+
+class SubscriptionInvalid(AlertError, errors.InvalidInput):
+    """422: the subscription names what does not exist or does not fit."""
+
+
+class SubscriptionForbidden(AlertError, errors.Forbidden):
+    """403: outside the caller's role or agencies."""
+
+    message_vi = "Bạn chỉ được đăng ký cảnh báo của các cơ quan mình phụ trách."
+
+
+class SubscriptionNotFound(AlertError, errors.NotFound):
+    """404: no such active subscription visible to the caller."""
 
 
 def iso(moment: datetime) -> str:
@@ -172,37 +186,37 @@ def subscribe(store: Store, principal: Principal, data: Mapping[str, Any], *, so
     `all` included; viewers to nothing. A webhook gets a fresh secret (shown in the answer once).
     """
     if principal.role not in ("editor", "admin"):
-        raise AlertError(f"a {principal.role} may not subscribe to alerts (editors and admins may)", status=403)
+        raise SubscriptionForbidden(f"a {principal.role} may not subscribe to alerts (editors and admins may)")
     scope = data["scope"]
     sub: dict[str, Any] = {"owner": principal.username, "scope": scope, "channel": data["channel"],
                            "address": data["address"].strip(), "mode": data.get("mode") or "event",
                            "event_types": list(dict.fromkeys(data.get("event_types") or []))}
     if sub["channel"] == "webhook" and sub["mode"] != "event":
-        raise AlertError("a webhook is called per event; `digest` is for e-mail", "mode")
+        raise SubscriptionInvalid("a webhook is called per event; `digest` is for e-mail", "mode")
     if scope == "all":
         if not principal.is_admin:
-            raise AlertError("only admins may subscribe to every agency's alerts", "scope", 403)
+            raise SubscriptionForbidden("only admins may subscribe to every agency's alerts", "scope")
     elif scope == "agency":
         agency = clean(data.get("agency") or "")
         if not agency:
-            raise AlertError("give the agency to follow", "agency")
+            raise SubscriptionInvalid("give the agency to follow", "agency")
         # The same keys events carry (rules.agency_keys): switching names to codes stays one line.
         if not any(agency in rules.agency_keys(p) for p in store.all_procedures()):
-            raise AlertError(f"no procedure names the agency {agency!r}", "agency")
+            raise SubscriptionInvalid(f"no procedure names the agency {agency!r}", "agency")
         if not principal.is_admin and agency not in principal.agencies:
-            raise AlertError(f"{principal.username} may only follow their own agencies", "agency", 403)
+            raise SubscriptionForbidden(f"{principal.username} may only follow their own agencies", "agency")
         sub["agency_key"] = agency
     elif scope == "procedure":
         code = clean(data.get("procedure") or "")
         try:
             proc = store.get_procedure(code)
         except NotFound:
-            raise AlertError(f"there is no procedure {code!r}", "procedure") from None
+            raise SubscriptionInvalid(f"there is no procedure {code!r}", "procedure") from None
         if not principal.is_admin and not set(rules.agency_keys(proc)) & set(principal.agencies):
-            raise AlertError(f"{code} belongs to none of {principal.username}'s agencies", "procedure", 403)
+            raise SubscriptionForbidden(f"{code} belongs to none of {principal.username}'s agencies", "procedure")
         sub["procedure_code"] = code
     else:
-        raise AlertError(f"scope must be one of {', '.join(SCOPES)}", "scope")
+        raise SubscriptionInvalid(f"scope must be one of {', '.join(SCOPES)}", "scope")
     if sub["channel"] == "webhook":
         sub["secret"] = secrets.token_hex(32)
     rec = store.create_subscription(sub, actor=principal.username, source=source)
@@ -220,9 +234,9 @@ def unsubscribe(store: Store, principal: Principal, sub_id: int, *, source: str)
     try:
         sub = store.get_subscription(sub_id)
     except NotFound:
-        raise AlertError(f"there is no subscription {sub_id}", "id", 404) from None
+        raise SubscriptionNotFound(f"there is no subscription {sub_id}", "id") from None
     if not sub["active"] or not _visible(principal, sub):
-        raise AlertError(f"there is no subscription {sub_id}", "id", 404)
+        raise SubscriptionNotFound(f"there is no subscription {sub_id}", "id")
     return view(store.remove_subscription(sub_id, actor=principal.username, source=source))
 
 

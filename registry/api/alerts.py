@@ -39,13 +39,6 @@ class EventPage(Page):
     items = fields.List(fields.Nested(EventOut))
 
 
-def _problem(exc: alerts.AlertError) -> ApiProblem:
-    if exc.status == 422:
-        return ApiProblem(422, str(exc), slug="validation-failed", errors={exc.field: [str(exc)]})
-    slug = {403: "forbidden", 404: "not-found"}.get(exc.status, "error")
-    return ApiProblem(exc.status, str(exc), slug=slug)
-
-
 @blp.route("/subscriptions", methods=["GET"])
 @blp.response(200, SubscriptionList)
 @require("editor", "admin")
@@ -64,8 +57,8 @@ def create_subscription(data: dict[str, Any]) -> Any:
     """Subscribe: editors to their agencies or their agencies' procedures, admins to anything (`all` too)."""
     try:
         return alerts.subscribe(get_store(), current_principal(), data, source=SOURCE), 201
-    except alerts.AlertError as exc:
-        raise _problem(exc) from None
+    except alerts.SubscriptionInvalid as exc:  # 422 names the field; 403 goes to the tree's handler
+        raise ApiProblem(422, str(exc), slug=exc.slug, errors={exc.field: [str(exc)]}) from None
 
 
 @blp.route("/subscriptions/<int:sub_id>", methods=["DELETE"],
@@ -77,8 +70,8 @@ def delete_subscription(sub_id: int) -> Any:
     """Unsubscribe (your own; an admin: anyone's)."""
     try:
         alerts.unsubscribe(get_store(), current_principal(), sub_id, source=SOURCE)
-    except (alerts.AlertError, OverflowError) as exc:
-        raise ApiProblem(404, f"There is no subscription {sub_id}.", slug="not-found") from exc
+    except OverflowError:  # an id beyond SQLite's integers: no such subscription either
+        raise ApiProblem(404, f"There is no subscription {sub_id}.", slug="not-found") from None
     return "", 204
 
 

@@ -40,7 +40,13 @@ def _describe(sub: dict) -> str:
 
 @click.group("alerts", cls=AppGroup)
 def alerts_group() -> None:
-    """Alerts: who hears about broken procedures, and what fired."""
+    """Alerts: who hears about broken procedures (e-mail, signed webhooks), and what fired.
+
+    \b
+    Example:
+        tthc alerts subscribe --user lan --agency "Sở Tư pháp" --email lan@hanoi.gov.vn
+        tthc alerts events --limit 20
+    """
 
 
 @alerts_group.command("subscribe")
@@ -92,7 +98,7 @@ def subscribe_cmd(username: str, all_: bool, agency: str | None, procedure: str 
 
 @alerts_group.command("list")
 @click.option("--user", "username", help="Only this user's subscriptions (default: everyone's).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the subscriptions as JSON.")
 @with_appcontext
 def list_cmd(username: str | None, as_json: bool) -> None:
     """Active subscriptions.
@@ -130,10 +136,11 @@ def unsubscribe_cmd(sub_id: int, username: str | None) -> None:
 
 
 @alerts_group.command("events")
-@click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True,
+              help="How many events, newest first.")
 @click.option("--code", help="Only this procedure's events.")
 @click.option("--type", "event_type", help="Only this event type or prefix.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the events as JSON.")
 @with_appcontext
 def events_cmd(limit: int, code: str | None, event_type: str | None, as_json: bool) -> None:
     """What fired, newest first, and what became of its deliveries.

@@ -117,7 +117,7 @@ def alerts_unsubscribe(sub_id: int) -> Any:
     """Remove one of the signed-in staff member's subscriptions (an admin: anyone's)."""
     try:
         alerts.unsubscribe(get_store(), current_principal(), sub_id, source="dashboard")
-    except alerts.AlertError:
+    except alerts.SubscriptionNotFound:
         abort(404, description=f"Không có đăng ký #{sub_id}.")
     flash(f"Đã hủy đăng ký #{sub_id}.", "info")
     return redirect(url_for("dashboard.alerts_page"))
