@@ -18,6 +18,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
+import httpx
 from flask import Flask
 
 from ..store import VN_TZ, Store, open_store
@@ -29,12 +30,12 @@ log = logging.getLogger("tthc.alerts")
 CLAIM_LIMIT = 1000
 
 
-def _send(cfg: Mapping[str, Any], rows: list[dict[str, Any]], now: datetime) -> None:
+def _send(cfg: Mapping[str, Any], rows: list[dict[str, Any]], now: datetime, http: httpx.Client) -> None:
     """Send one message: a single event, or (digest) every row of one subscription at once."""
     sub = rows[0]["subscription"]
     if sub["channel"] == "webhook":
         channels.send_webhook(sub["address"], sub["secret"] or "", messages.webhook_document(rows[0]["event"]),
-                              timestamp=int(now.timestamp()), timeout=float(cfg["ALERT_TIMEOUT"]))
+                              timestamp=int(now.timestamp()), timeout=float(cfg["ALERT_TIMEOUT"]), client=http)
         return
     if sub["mode"] == "digest":
         evs = sorted((r["event"] for r in rows), key=lambda e: (e["occurred_at"], e["id"]))
@@ -56,22 +57,34 @@ def drain(store: Store, cfg: Mapping[str, Any], *, now: datetime | None = None) 
         digest = r["channel"] == "email" and r["subscription"]["mode"] == "digest"
         groups[("digest", r["subscription_id"]) if digest else ("one", r["id"])].append(r)
     counts = {"delivered": 0, "retry": 0, "failed": 0}
-    for group in groups.values():
-        ids = [r["id"] for r in group]
-        try:
-            _send(cfg, group, now)
-        except channels.DeliveryError as exc:
-            attempts = max(r["attempts"] for r in group) + 1
-            give_up = attempts >= int(cfg["ALERT_MAX_ATTEMPTS"])
-            nxt = now + rules.retry_delay(attempts, float(cfg["ALERT_RETRY_SECONDS"]))
-            store.finish_deliveries(ids, delivered=False, error=str(exc), next_attempt_at=iso(nxt), give_up=give_up,
-                                    at=iso(now))
-            counts["failed" if give_up else "retry"] += len(ids)
-            log.warning("alert delivery %s via %s failed (attempt %d%s): %s", ids, group[0]["channel"], attempts,
-                        ", giving up" if give_up else "", exc)
-        else:
-            counts["delivered"] += store.finish_deliveries(ids, delivered=True, at=iso(now))
+    if not groups:
+        return counts
+    with httpx.Client(timeout=float(cfg["ALERT_TIMEOUT"]), follow_redirects=False) as http:
+        for group in groups.values():
+            _deliver(store, cfg, group, now, http, counts)
     return counts
+
+
+def _deliver(store: Store, cfg: Mapping[str, Any], group: list[dict[str, Any]], now: datetime,
+             http: httpx.Client, counts: dict[str, int]) -> None:
+    """Send one group and record its outcome at once (delivered, or rescheduled / given up)."""
+    ids = [r["id"] for r in group]
+    try:
+        _send(cfg, group, now, http)
+    except Exception as exc:  # noqa: BLE001 - any failure is a failed attempt: counted, retried, given up
+        if not isinstance(exc, channels.DeliveryError):
+            log.exception("alert delivery %s: unexpected error", ids)
+            exc = channels.DeliveryError(f"{type(exc).__name__}: {exc}")
+        attempts = max(r["attempts"] for r in group) + 1
+        give_up = attempts >= int(cfg["ALERT_MAX_ATTEMPTS"])
+        nxt = now + rules.retry_delay(attempts, float(cfg["ALERT_RETRY_SECONDS"]))
+        store.finish_deliveries(ids, delivered=False, error=str(exc), next_attempt_at=iso(nxt), give_up=give_up,
+                                at=iso(now))
+        counts["failed" if give_up else "retry"] += len(ids)
+        log.warning("alert delivery %s via %s failed (attempt %d%s): %s", ids, group[0]["channel"], attempts,
+                    ", giving up" if give_up else "", exc)
+    else:
+        counts["delivered"] += store.finish_deliveries(ids, delivered=True, at=iso(now))
 
 
 def process(store: Store, cfg: Mapping[str, Any], *, now: datetime | None = None) -> dict[str, int]:
