@@ -169,3 +169,44 @@ def test_the_drain_thread_delivers_beside_the_scheduler(portal, world, db, smtp,
         thread.join(10)
     assert len(smtp.messages) == 1
     assert alerts.start_drain(app, threading.Event(), seconds=0) is None
+
+
+def test_a_stuck_webhook_never_holds_up_a_sweep(portal, world, db, httpserver, healthy_code):
+    """The receiver blocks (until the test releases it) while the drain thread is inside the call:
+    sweeps still run to the end and their events are still written; the delivery follows later."""
+    entered, release = threading.Event(), threading.Event()
+
+    def stuck(request):
+        entered.set()
+        release.wait(60)
+        from werkzeug import Response
+        return Response("ok")
+
+    httpserver.expect_request("/hook").respond_with_handler(stuck)
+    agency = _agency_of(db, healthy_code)
+    _subscribe(db, agency, healthy_code, httpserver.url_for("/hook"))
+    app = alert_app(db, portal.url, ALERT_TIMEOUT=120.0)
+    _sweep(app, healthy_code)
+    break_link(portal, world, healthy_code)
+    _sweep(app, healthy_code)
+    _sweep(app, healthy_code)  # linkage.broken: a webhook delivery is due
+    stop = threading.Event()
+    thread = alerts.start_drain(app, stop, seconds=0.05)
+    try:
+        assert entered.wait(30), "the drain never called the webhook"
+        mend_link(portal, world)
+        runs = [_sweep(app, healthy_code) for _ in range(2)]  # while the webhook call hangs
+        assert [r["status"] for r in runs] == ["completed", "completed"]
+        with open_store(db) as store:
+            kinds = [e["type"] for e in alerts.feed(store)[0]]
+        assert kinds == ["linkage.restored", "linkage.broken"]
+    finally:
+        release.set()
+        deadline = time.monotonic() + 30
+        while len(httpserver.log) < 2 and time.monotonic() < deadline:
+            stop.wait(0.05)
+        stop.set()
+        assert thread is not None
+        thread.join(30)
+    docs = [json.loads(req.get_data()) for req, _ in httpserver.log]
+    assert [d["type"] for d in docs] == ["linkage.broken", "linkage.restored"]
