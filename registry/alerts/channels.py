@@ -7,6 +7,7 @@ Any 2xx is delivered; anything else (or no answer within `TTHC_ALERT_TIMEOUT`) i
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -62,6 +63,18 @@ def send_webhook(url: str, secret: str, document: Mapping[str, Any], *, timestam
     return resp.status_code
 
 
+def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
+    """smtplib's login, except that credentials beyond ASCII (a Vietnamese password) go as UTF-8
+    AUTH PLAIN (RFC 4616), where smtplib would fail encoding them as ASCII."""
+    if (user + password).isascii():
+        smtp.login(user, password)
+        return
+    token = base64.b64encode(b"\0" + user.encode("utf-8") + b"\0" + password.encode("utf-8")).decode("ascii")
+    code, resp = smtp.docmd("AUTH", "PLAIN " + token)
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, resp)
+
+
 def send_email(cfg: Mapping[str, Any], to: str, subject: str, body: str, *, message_key: str) -> None:
     """Send one plain-text UTF-8 message through `TTHC_SMTP_*`; DeliveryError on any failure."""
     host = (cfg.get("SMTP_HOST") or "").strip()
@@ -84,7 +97,7 @@ def send_email(cfg: Mapping[str, Any], to: str, subject: str, body: str, *, mess
                 smtp.starttls(context=ssl.create_default_context())
                 smtp.ehlo()
             if cfg.get("SMTP_USER"):
-                smtp.login(cfg["SMTP_USER"], cfg.get("SMTP_PASSWORD") or "")
+                _login(smtp, cfg["SMTP_USER"], cfg.get("SMTP_PASSWORD") or "")
             smtp.send_message(msg)
     except DeliveryError:
         raise
