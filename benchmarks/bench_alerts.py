@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from registry import alerts, settings as settings_mod  # noqa: E402
-from registry.auth import Principal  # noqa: E402
+from registry.auth import Principal, add_user  # noqa: E402
 from registry.seeding import load_fixture  # noqa: E402
 from registry.store import VN_TZ, open_store  # noqa: E402
 
@@ -207,6 +207,7 @@ def main() -> None:
         template = work / "hanoi.db"
         with open_store(template) as store:
             load_fixture(store, "hanoi-2021")
+            add_user(store, ADMIN.username, "bench-password", "admin", [], actor="bench")
         det = bench_detection(template, args.repeat, work)
         hooks = bench_webhooks(template, args.repeat, args.deliveries, work)
         mail = bench_email(template, args.repeat, args.deliveries, work)

@@ -136,7 +136,8 @@ def _detect_once(store: Store, cfg: Mapping[str, Any], now: datetime) -> tuple[l
         if proc is not None:
             e["agencies"] = rules.agency_keys(proc)
             e["details"] = {"name": proc["name"], "agency": proc["agency"], **e["details"]}
-    rules.route(found, store.list_subscriptions(active=True), now=now, digest_hour=int(cfg["ALERT_DIGEST_HOUR"]))
+    rules.route(found, store.list_subscriptions(active=True, live_owners=True), now=now,
+                digest_hour=int(cfg["ALERT_DIGEST_HOUR"]))
     for e in found:
         for d in e["deliveries"]:
             d["next_attempt_at"] = iso(d["next_attempt_at"])
@@ -187,6 +188,9 @@ def subscribe(store: Store, principal: Principal, data: Mapping[str, Any], *, so
     """
     if principal.role not in ("editor", "admin"):
         raise SubscriptionForbidden(f"a {principal.role} may not subscribe to alerts (editors and admins may)")
+    owner = store.get_user(principal.username)
+    if owner is None or not owner["active"]:
+        raise SubscriptionForbidden(f"{principal.username} is not an active user: subscriptions belong to users")
     scope = data["scope"]
     sub: dict[str, Any] = {"owner": principal.username, "scope": scope, "channel": data["channel"],
                            "address": data["address"].strip(), "mode": data.get("mode") or "event",

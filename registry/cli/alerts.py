@@ -81,8 +81,9 @@ def subscribe_cmd(username: str, all_: bool, agency: str | None, procedure: str 
     try:
         data = SubscriptionIn().load(raw)
     except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
         detail = "; ".join(f"{k}: {' '.join(map(str, v if isinstance(v, list) else [v]))}"
-                           for k, v in exc.messages.items())
+                           for k, v in messages.items())
         raise click.ClickException(detail) from None
     try:
         sub = alerts.subscribe(get_store(), _principal(username), data, source="cli")

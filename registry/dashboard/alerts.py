@@ -1,7 +1,7 @@
 """The "Cảnh báo" page: what fired and whether it was delivered, and the staff's own subscriptions."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
@@ -68,12 +68,13 @@ def _page(form: dict[str, Any] | None = None, errors: dict[str, str] | None = No
     store = get_store()
     events, total = alerts.feed(store, limit=SHOWN)
     rows = [_row(e) for e in events]
-    download = tables.pick([tables.Table("events", EVENT_COLUMNS, rows, filename="tthc-canh-bao")])
+    download = tables.pick([tables.Table("events", EVENT_COLUMNS, list[Mapping[str, Any]](rows),
+                                         filename="tthc-canh-bao")])
     if download is not None:
         return download
     principal = current_principal()
-    staff = is_editor(principal)
-    subs = alerts.list_subscriptions(store, principal) if staff else []
+    staff = principal is not None and is_editor(principal)
+    subs = alerts.list_subscriptions(store, principal) if principal is not None and staff else []
     return render_template("dashboard/alerts.html", rows=rows, total=total, subs=subs, staff=staff,
                            agencies=_agency_choices(principal) if staff else [], scopes=SCOPES, channels=CHANNELS,
                            modes=MODES, verdicts=messages.VERDICTS, form=form or {}, errors=errors or {},
@@ -98,8 +99,10 @@ def alerts_subscribe() -> Any:
     except ValidationError as exc:
         errors = {k.split(".")[0]: FIELD_ERRORS.get(k.split(".")[0], "Giá trị không hợp lệ.") for k in exc.messages}
         return _page(form, errors, 422)
+    principal = current_principal()
+    assert principal is not None  # role_required
     try:
-        sub = alerts.subscribe(get_store(), current_principal(), data, source="dashboard")
+        sub = alerts.subscribe(get_store(), principal, data, source="dashboard")
     except alerts.AlertError as exc:
         table = FORBIDDEN if exc.status == 403 else FIELD_ERRORS
         return _page(form, {exc.field: table.get(exc.field, "Không thể đăng ký.")}, exc.status)
@@ -115,8 +118,10 @@ def alerts_subscribe() -> Any:
 @role_required(is_editor)
 def alerts_unsubscribe(sub_id: int) -> Any:
     """Remove one of the signed-in staff member's subscriptions (an admin: anyone's)."""
+    principal = current_principal()
+    assert principal is not None  # role_required
     try:
-        alerts.unsubscribe(get_store(), current_principal(), sub_id, source="dashboard")
+        alerts.unsubscribe(get_store(), principal, sub_id, source="dashboard")
     except alerts.SubscriptionNotFound:
         abort(404, description=f"Không có đăng ký #{sub_id}.")
     flash(f"Đã hủy đăng ký #{sub_id}.", "info")

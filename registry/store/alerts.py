@@ -7,7 +7,7 @@ consumed, so an event is written exactly once even when two processes detect at 
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .db import now_iso, write_transaction
 from .errors import NotFound, StoreError
@@ -48,6 +48,7 @@ class AlertsMixin:
     """Alert operations; mixed into `Store`."""
 
     db: Any
+    audit_many: Callable[..., None]  # AuditMixin's, on the same Store
 
     # -- detection inputs ------------------------------------------------------
     def _meta_int(self, key: str) -> int:
@@ -213,9 +214,14 @@ class AlertsMixin:
             raise NotFound(f"no alert subscription {sub_id}")
         return _sub(row)
 
-    def list_subscriptions(self, *, owner: str | None = None, active: bool | None = True) -> list[dict[str, Any]]:
-        """Subscriptions, oldest first (of one owner, if given)."""
-        where, params = [], []
+    def list_subscriptions(self, *, owner: str | None = None, active: bool | None = True,
+                           live_owners: bool = False) -> list[dict[str, Any]]:
+        """Subscriptions, oldest first (of one owner, if given; with `live_owners`, only those whose
+        owner is still an active user: a disabled account hears nothing more)."""
+        where: list[str] = []
+        params: list[Any] = []
+        if live_owners:
+            where.append("EXISTS (SELECT 1 FROM users u WHERE u.username = alert_subscriptions.owner AND u.active = 1)")
         if owner is not None:
             where.append("owner = ?")
             params.append(owner)

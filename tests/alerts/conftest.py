@@ -102,6 +102,7 @@ def hanoi_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("alerts-template") / "hanoi.db"
     with open_store(path) as store:
         load_fixture(store, "hanoi-2021")
+        add_user(store, "root", "password-123", "admin", [], actor="test")  # owns the tests' admin subscriptions
     return path
 
 

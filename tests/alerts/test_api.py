@@ -22,9 +22,10 @@ def template(hanoi_db: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     shutil.copyfile(hanoi_db, path)
     tokens = {}
     with open_store(path) as store:
-        for name, role, agencies in (("root", "admin", []), ("lan", "editor", [JUSTICE]), ("xem", "viewer", []),
+        for name, role, agencies in (("lan", "editor", [JUSTICE]), ("xem", "viewer", []),
                                      ("minh", "editor", ["Sở Xây dựng"])):
             add_user(store, name, "password-123", role, agencies, actor="test")
+        for name in ("root", "lan", "xem", "minh"):  # root: the template's admin
             tokens[name], _ = issue_token(store, name, actor="test")
         justice = next(p["code"] for p in store.all_procedures() if p["agency"] == JUSTICE)
         other = next(p["code"] for p in store.all_procedures() if JUSTICE not in (p["agency"], *p["agencies"]))

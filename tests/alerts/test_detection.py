@@ -209,3 +209,19 @@ def test_evidence_goes_stale_once_per_verdict(app, store):
     later = datetime.now(VN_TZ) + timedelta(days=8)  # ... that goes stale in its turn
     alerts.detect(store, cfg, now=later)
     assert _types(store) == ["evidence.stale", "evidence.stale"]
+
+
+def test_a_disabled_account_hears_nothing_more(app, store):
+    from registry.auth import add_user
+    cfg = app.config["TTHC"]
+    code = _integrated(store)[0]
+    agency = store.get_procedure(code)["agency"]
+    add_user(store, "lan", "password-123", "editor", [agency], actor="test")
+    alerts.subscribe(store, Principal("lan", "editor", (agency,)),
+                     {"scope": "agency", "agency": agency, "channel": "email", "address": "lan@hn.gov.vn"},
+                     source="test")
+    store.db.execute("UPDATE users SET active = 0 WHERE username = 'lan'")  # no product command does this yet
+    for verdict in ("integrated", "link_broken", "link_broken"):
+        store.record_attempts([_attempt(code, verdict)])
+    [event_id] = alerts.detect(store, cfg)
+    assert store.list_deliveries(event_id=event_id) == []
