@@ -119,3 +119,26 @@ def test_anonymous_visitors_cannot_subscribe_and_admins_follow_everything(app):
                                         "channel": "email", "address": "city@hanoi.gov.vn"})
     assert resp.status_code == 302
     assert "Mọi sự kiện" in _text(client.get("/alerts"))
+
+
+def test_the_page_passes_the_dashboards_accessibility_checks(app):
+    from tests.dashboard.test_accessibility import check
+    _break_one(app)
+    client = app.test_client()
+    check(_text(client.get("/alerts")), "/alerts (anonymous)")
+    login(client, EDITOR)
+    client.post("/alerts", data={"csrf_token": csrf_of(client, "/alerts"), "scope": "agency",
+                                 "agency": "Sở Tư pháp", "channel": "email", "address": "tuphap@hanoi.gov.vn"})
+    check(_text(client.get("/alerts")), "/alerts (editor, one subscription)")
+    check(_text(client.post("/alerts", data={"csrf_token": csrf_of(client, "/alerts"), "scope": "agency",
+                                             "channel": "email", "address": "x"})), "/alerts (errors)")
+
+
+def test_a_field_in_error_is_marked_for_screen_readers(app):
+    client = app.test_client()
+    login(client, EDITOR)
+    html = _text(client.post("/alerts", data={"csrf_token": csrf_of(client, "/alerts"), "scope": "agency",
+                                              "agency": "Sở Tư pháp", "channel": "email", "address": "x"}))
+    assert 'id="address" name="address" value="x" autocomplete="off" aria-invalid="true" ' \
+           'aria-describedby="err-address"' in html
+    assert 'id="err-address"' in html
