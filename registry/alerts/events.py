@@ -92,9 +92,14 @@ class Transition:
     verdict: str
 
 
+def is_unknown(verdict: str) -> bool:
+    """`unknown`, or a dimension's own flavour of it (`sync_unknown`): no answer, no verdict."""
+    return verdict == UNKNOWN or verdict.endswith("_" + UNKNOWN)
+
+
 def step(state: State, dimension: str, verdict: str, confirmations: int) -> tuple[State, Transition | None]:
     """Fold one verdict into the state; the transition it confirms, if any."""
-    if verdict == UNKNOWN:
+    if is_unknown(verdict):
         return state, None
     if state.confirmed is None:
         return replace(state, confirmed=verdict, pending=None, streak=0), None
