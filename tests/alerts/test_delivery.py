@@ -210,3 +210,19 @@ def test_a_stuck_webhook_never_holds_up_a_sweep(portal, world, db, httpserver, h
         thread.join(30)
     docs = [json.loads(req.get_data()) for req, _ in httpserver.log]
     assert [d["type"] for d in docs] == ["linkage.broken", "linkage.restored"]
+
+
+def test_a_portal_outage_reaches_agency_subscribers_once(portal, world, db, smtp, healthy_code):
+    """`sweep.portal_unavailable` is unit-wide: it reaches agency subscriptions too, once per outage."""
+    _subscribe(db, _agency_of(db, healthy_code), healthy_code)
+    app = alert_app(db, portal.url, smtp)
+    with open_store(db) as store:
+        codes = [p["code"] for p in store.all_procedures()][:12]
+    portal.admin("POST", "/faults", json={"profile": "down", "replace": True})
+    runs = [probing.sweep_now(app, kind="linkage", actor="test", codes=codes) for _ in range(2)]
+    assert [r["status"] for r in runs] == ["portal_unavailable", "portal_unavailable"]
+    assert _process(app)["delivered"] == 1
+    assert len(smtp.messages) == 1
+    msg = smtp.messages[0]
+    assert msg["Subject"] == "[TTHC] Cổng DVCQG không phản hồi, lượt kiểm tra dừng sớm"
+    assert f"Lượt kiểm tra #{runs[0]['id']}" in msg.get_content()
