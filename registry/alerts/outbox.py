@@ -13,6 +13,7 @@ with it, `X-TTHC-Event-Id` / `Message-ID`, so a receiver can drop the duplicate.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -51,7 +52,8 @@ def drain(store: Store, cfg: Mapping[str, Any], *, now: datetime | None = None) 
     """Send every due delivery once; returns counts {"delivered": n, "retry": n, "failed": n}."""
     now = (now or datetime.now(VN_TZ)).astimezone(VN_TZ)
     lease = timedelta(seconds=float(cfg["ALERT_TIMEOUT"]) * 3 + 60)
-    rows = store.claim_deliveries(now=iso(now), lease_until=iso(now + lease), limit=CLAIM_LIMIT)
+    owner = secrets.token_hex(8)
+    rows = store.claim_deliveries(now=iso(now), lease_until=iso(now + lease), owner=owner, limit=CLAIM_LIMIT)
     groups: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         digest = r["channel"] == "email" and r["subscription"]["mode"] == "digest"
@@ -61,7 +63,11 @@ def drain(store: Store, cfg: Mapping[str, Any], *, now: datetime | None = None) 
         return counts
     with httpx.Client(timeout=float(cfg["ALERT_TIMEOUT"]), follow_redirects=False) as http:
         for group in groups.values():
-            _deliver(store, cfg, group, now, http, counts)
+            # A slow batch may outlast the claim's lease: renew it per message, and skip a message
+            # whose lease lapsed and was taken over by another drainer (it sends it, not us).
+            moment = max(now, datetime.now(VN_TZ))
+            if store.renew_lease([r["id"] for r in group], owner=owner, lease_until=iso(moment + lease)):
+                _deliver(store, cfg, group, now, http, counts)
     return counts
 
 

@@ -17,7 +17,7 @@ EVENT_COLS = ("id", "type", "dedupe_key", "code", "dimension", "agencies", "verd
 SUB_COLS = ("id", "owner", "scope", "agency_key", "procedure_code", "channel", "address", "secret", "mode",
             "event_types", "active", "created_at", "removed_at")
 DELIVERY_COLS = ("id", "event_id", "subscription_id", "channel", "status", "attempts", "next_attempt_at",
-                 "lease_until", "last_error", "created_at", "delivered_at")
+                 "lease_until", "lease_owner", "last_error", "created_at", "delivered_at")
 ATTEMPT_CURSOR = "alerts.attempt_cursor"
 RUN_CURSOR = "alerts.run_cursor"
 
@@ -249,10 +249,10 @@ class AlertsMixin:
         return after
 
     # -- the outbox --------------------------------------------------------------
-    def claim_deliveries(self, *, now: str, lease_until: str, limit: int = 100) -> list[dict[str, Any]]:
-        """Take the due pending deliveries (lease them so no other drainer sends them too).
+    def claim_deliveries(self, *, now: str, lease_until: str, owner: str, limit: int = 100) -> list[dict[str, Any]]:
+        """Take the due pending deliveries: lease them to `owner` so no other drainer sends them too.
 
-        Each comes with its `event` and `subscription`. Rows whose subscription was removed are skipped.
+        Each comes with its `event` and `subscription`.
         """
         with write_transaction(self.db):
             cur = self.db.execute(
@@ -263,14 +263,27 @@ class AlertsMixin:
             rows = [_delivery(r) for r in cur.fetchall()]
             if not rows:
                 return []
-            self.db.conn.executemany("UPDATE alert_deliveries SET lease_until = ? WHERE id = ?",
-                                     [(lease_until, r["id"]) for r in rows])
+            self.db.conn.executemany("UPDATE alert_deliveries SET lease_until = ?, lease_owner = ? WHERE id = ?",
+                                     [(lease_until, owner, r["id"]) for r in rows])
         events = {e: self.get_alert_event(e) for e in {r["event_id"] for r in rows}}
         subs = {s: self.get_subscription(s) for s in {r["subscription_id"] for r in rows}}
         for r in rows:
             r["event"] = events[r["event_id"]]
             r["subscription"] = subs[r["subscription_id"]]
         return rows
+
+    def renew_lease(self, ids: Sequence[int], *, owner: str, lease_until: str) -> bool:
+        """Extend `owner`'s lease on these rows just before sending them; False if any of them is no
+        longer pending under that lease (another drainer took it over after it lapsed: do not send)."""
+        marks = ", ".join("?" * len(ids))
+        with write_transaction(self.db):
+            cur = self.db.execute(f"UPDATE alert_deliveries SET lease_until = ? WHERE id IN ({marks}) "
+                                  "AND lease_owner = ? AND status = 'pending'", [lease_until, *ids, owner])
+            if cur.rowcount != len(ids):
+                self.db.execute(f"UPDATE alert_deliveries SET lease_until = NULL, lease_owner = NULL "
+                                f"WHERE id IN ({marks}) AND lease_owner = ?", [*ids, owner])
+                return False
+        return True
 
     def finish_deliveries(self, ids: Sequence[int], *, delivered: bool, error: str = "",
                           next_attempt_at: str | None = None, give_up: bool = False, at: str | None = None) -> int:
@@ -285,10 +298,12 @@ class AlertsMixin:
             if delivered:
                 cur = self.db.execute(
                     f"UPDATE alert_deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, "
-                    f"lease_until = NULL, last_error = '' WHERE id IN ({marks}) AND status = 'pending'", [at, *ids])
+                    f"lease_until = NULL, lease_owner = NULL, last_error = '' WHERE id IN ({marks}) "
+                    "AND status = 'pending'", [at, *ids])
             else:
                 cur = self.db.execute(
                     f"UPDATE alert_deliveries SET attempts = attempts + 1, last_error = ?, lease_until = NULL, "
+                    f"lease_owner = NULL, "
                     f"status = CASE WHEN ? THEN 'failed' ELSE status END, "
                     f"next_attempt_at = coalesce(?, next_attempt_at) WHERE id IN ({marks}) AND status = 'pending'",
                     [error[:1000], 1 if give_up else 0, next_attempt_at, *ids])

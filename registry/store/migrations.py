@@ -238,6 +238,7 @@ def m013_alerts(db: Database) -> None:
             attempts INTEGER NOT NULL DEFAULT 0,
             next_attempt_at TEXT NOT NULL,
             lease_until TEXT,
+            lease_owner TEXT,
             last_error TEXT NOT NULL DEFAULT '',
             created_at TEXT NOT NULL,
             delivered_at TEXT,

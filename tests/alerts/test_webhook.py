@@ -83,13 +83,15 @@ def test_a_leased_delivery_is_not_sent_by_a_second_drainer(app, httpserver):
     other = open_store(cfg["DATABASE"])
     try:
         lease = (now + timedelta(minutes=2)).isoformat()
-        claimed = store.claim_deliveries(now=now.isoformat(), lease_until=lease)
+        claimed = store.claim_deliveries(now=now.isoformat(), lease_until=lease, owner="first")
         assert len(claimed) == 1
         assert alerts.drain(other, cfg, now=now) == {"delivered": 0, "retry": 0, "failed": 0}
         assert httpserver.log == []
-        # the first drainer dies without finishing: once its lease lapses the row is sent, once
+        # the first drainer stalls: once its lease lapses the row is taken over and sent, once
         assert alerts.drain(other, cfg, now=now + timedelta(minutes=3))["delivered"] == 1
-        assert store.finish_deliveries([claimed[0]["id"]], delivered=True) == 0  # late: never counted twice
+        # the first drainer wakes up: its lease is gone, so it does not send (nor count) it again
+        assert store.renew_lease([claimed[0]["id"]], owner="first", lease_until=lease) is False
+        assert store.finish_deliveries([claimed[0]["id"]], delivered=True) == 0
     finally:
         other.close()
         store.close()
