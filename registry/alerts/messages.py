@@ -75,7 +75,8 @@ def event_lines(event: Mapping[str, Any]) -> list[str]:
         lines.append(f"  Kết quả gần nhất: {label(VERDICTS, event.get('verdict'))}, kiểm tra lúc "
                      f"{_when(d.get('checked_at'))}; quá {d.get('staleness_days', '?'):g} ngày chưa được kiểm tra lại.")
     elif event["type"] == "sweep.portal_unavailable":
-        lines.append(f"  Lượt kiểm tra #{d.get('run_id')}: {d.get('message', '')}".rstrip())
+        lines.append(f"  Lượt kiểm tra #{d.get('run_id')} dừng sớm: nhiều lần kiểm tra liên tiếp không nhận được "
+                     "trả lời từ Cổng.")
         lines.append("  Kết quả kiểm tra trước đó được giữ lại và đánh dấu là cũ.")
     elif event.get("dimension") == "target":
         lines.append(f"  Hiện đạt {d.get('percent')}%, chỉ tiêu {d.get('target_percent')}% "

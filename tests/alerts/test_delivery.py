@@ -225,4 +225,6 @@ def test_a_portal_outage_reaches_agency_subscribers_once(portal, world, db, smtp
     assert len(smtp.messages) == 1
     msg = smtp.messages[0]
     assert msg["Subject"] == "[TTHC] Cổng DVCQG không phản hồi, lượt kiểm tra dừng sớm"
-    assert f"Lượt kiểm tra #{runs[0]['id']}" in msg.get_content()
+    body = msg.get_content()
+    assert f"Lượt kiểm tra #{runs[0]['id']} dừng sớm" in body
+    assert "portal" not in body.lower() and "unavailable" not in body  # the run's English message stays out
