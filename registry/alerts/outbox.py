@@ -16,6 +16,7 @@ import logging
 import secrets
 import threading
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
@@ -29,6 +30,7 @@ from .service import detect, iso
 log = logging.getLogger("tthc.alerts")
 
 CLAIM_LIMIT = 1000
+SENDERS = 4  # subscriptions served at once by one drain pass
 
 
 def _send(cfg: Mapping[str, Any], rows: list[dict[str, Any]], now: datetime, http: httpx.Client) -> None:
@@ -49,26 +51,56 @@ def _send(cfg: Mapping[str, Any], rows: list[dict[str, Any]], now: datetime, htt
 
 
 def drain(store: Store, cfg: Mapping[str, Any], *, now: datetime | None = None) -> dict[str, int]:
-    """Send every due delivery once; returns counts {"delivered": n, "retry": n, "failed": n}."""
+    """Send every due delivery once; returns counts {"delivered": n, "retry": n, "failed": n}.
+
+    One lane per subscription, up to SENDERS lanes at once: a slow or dead receiver holds up only
+    its own subscription, and each subscriber still gets its events in order.
+    """
     now = (now or datetime.now(VN_TZ)).astimezone(VN_TZ)
-    lease = timedelta(seconds=float(cfg["ALERT_TIMEOUT"]) * 3 + 60)
     owner = secrets.token_hex(8)
+    lease = _lease(cfg)
     rows = store.claim_deliveries(now=iso(now), lease_until=iso(now + lease), owner=owner, limit=CLAIM_LIMIT)
-    groups: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    lanes: dict[int, dict[Any, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
         digest = r["channel"] == "email" and r["subscription"]["mode"] == "digest"
-        groups[("digest", r["subscription_id"]) if digest else ("one", r["id"])].append(r)
+        lanes[r["subscription_id"]]["digest" if digest else r["id"]].append(r)
     counts = {"delivered": 0, "retry": 0, "failed": 0}
-    if not groups:
+    if not lanes:
         return counts
     with httpx.Client(timeout=float(cfg["ALERT_TIMEOUT"]), follow_redirects=False) as http:
-        for group in groups.values():
-            # A slow batch may outlast the claim's lease: renew it per message, and skip a message
-            # whose lease lapsed and was taken over by another drainer (it sends it, not us).
-            moment = max(now, datetime.now(VN_TZ))
-            if store.renew_lease([r["id"] for r in group], owner=owner, lease_until=iso(moment + lease)):
-                _deliver(store, cfg, group, now, http, counts)
+        if len(lanes) == 1:
+            _lane(store, cfg, list(next(iter(lanes.values())).values()), now, owner, http, counts)
+            return counts
+        with ThreadPoolExecutor(max_workers=min(SENDERS, len(lanes)), thread_name_prefix="tthc-alert-send") as pool:
+            results = list(pool.map(lambda groups: _own_lane(store, cfg, groups, now, owner, http),
+                                    [list(g.values()) for g in lanes.values()]))
+    for lane_counts in results:
+        for key, n in lane_counts.items():
+            counts[key] += n
     return counts
+
+
+def _lease(cfg: Mapping[str, Any]) -> timedelta:
+    return timedelta(seconds=float(cfg["ALERT_TIMEOUT"]) * 3 + 60)
+
+
+def _own_lane(store: Store, cfg: Mapping[str, Any], groups: list[list[dict[str, Any]]], now: datetime,
+              owner: str, http: httpx.Client) -> dict[str, int]:
+    """A lane in a worker thread, on its own connection (a SQLite connection is one thread's)."""
+    counts = {"delivered": 0, "retry": 0, "failed": 0}
+    with open_store(store.path, int(cfg.get("BUSY_TIMEOUT_MS", 10000)), migrate=False) as own:
+        _lane(own, cfg, groups, now, owner, http, counts)
+    return counts
+
+
+def _lane(store: Store, cfg: Mapping[str, Any], groups: list[list[dict[str, Any]]], now: datetime, owner: str,
+          http: httpx.Client, counts: dict[str, int]) -> None:
+    """One subscription's messages, in order. A slow lane may outlast the claim's lease: renew it
+    per message, and skip a message whose lease lapsed and was taken over by another drainer."""
+    for group in groups:
+        moment = max(now, datetime.now(VN_TZ))
+        if store.renew_lease([r["id"] for r in group], owner=owner, lease_until=iso(moment + _lease(cfg))):
+            _deliver(store, cfg, group, now, http, counts)
 
 
 def _deliver(store: Store, cfg: Mapping[str, Any], group: list[dict[str, Any]], now: datetime,

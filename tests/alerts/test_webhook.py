@@ -107,3 +107,51 @@ def test_unsubscribing_cancels_what_was_pending(app, httpserver):
     finally:
         store.close()
     assert httpserver.log == []
+
+
+def test_a_stuck_webhook_holds_up_only_its_own_subscription(hanoi_db, tmp_path, httpserver, smtp):
+    """One lane per subscription: while one receiver hangs, the e-mail subscriber still gets the event."""
+    import threading
+    import time
+    entered, release = threading.Event(), threading.Event()
+
+    def stuck(request):
+        entered.set()
+        release.wait(60)
+        return Response("ok")
+
+    httpserver.expect_request("/hook").respond_with_handler(stuck)
+    path = tmp_path / "registry.db"
+    shutil.copyfile(hanoi_db, path)
+    app = create_app({"DATABASE": str(path), "TESTING": True, "SECRET_KEY": "t", "ALERT_TIMEOUT": 120.0,
+                      "SMTP_HOST": "127.0.0.1", "SMTP_PORT": smtp.port, "SMTP_STARTTLS": False})
+    store, _ = _setup(app, httpserver.url_for("/hook"))
+    try:
+        alerts.subscribe(store, ROOT, {"scope": "all", "channel": "email", "address": "city@hanoi.gov.vn"},
+                         source="test")
+        code = store.all_procedures()[1]["code"]
+        for verdict in ("integrated", "not_listed", "not_listed"):
+            store.record_attempts([{"code": code, "dimension": "linkage", "verdict": verdict, "run_id": None,
+                                    "checked_at": "2026-12-01T09:00:00+07:00"}])
+        alerts.detect(store, app.config["TTHC"])  # a second event: for both subscriptions
+    finally:
+        store.close()
+    stop = threading.Event()
+    thread = alerts.start_drain(app, stop, seconds=0.05)
+    try:
+        assert entered.wait(30)
+        deadline = time.monotonic() + 30
+        while len(smtp.messages) < 1 and time.monotonic() < deadline:
+            stop.wait(0.05)
+        assert len(smtp.messages) == 1 and not release.is_set()  # the e-mail went out while the hook hung
+    finally:
+        release.set()
+        deadline = time.monotonic() + 30
+        while len(httpserver.log) < 2 and time.monotonic() < deadline:
+            stop.wait(0.05)
+        stop.set()
+        assert thread is not None
+        thread.join(30)
+    assert [json.loads(req.get_data())["id"] for req, _ in httpserver.log] == [1, 2]  # in order
+    with open_store(path) as store:
+        assert {d["status"] for d in store.list_deliveries()} == {"delivered"}
