@@ -26,17 +26,20 @@ GOOD: dict[str, frozenset[str]] = {
     "payment": frozenset({"payment_ready"}),
     "sso": frozenset({"sso_ready"}),
     "dossier_sync": frozenset({"synced", "in_sync", "ok", "confirmed", "dossier_synced"}),
+    "journey": frozenset({"journey_ok"}),
     TARGET: frozenset({"met"}),
 }
 # A dimension not in GOOD (added later) counts these, and any `*_ready` / `*_ok`, as good.
 GENERIC_GOOD = frozenset({"ok", "ready", "integrated", "synced", "confirmed", "met"})
+# `evidence.stale` watches the dimensions the verified coverage counts (not the rotating journey sample).
+STALE_DIMENSIONS = ("linkage", "payment", "sso", "dossier_sync")
 # Event names: `{dimension}.{broken|restored}` unless renamed here.
 BROKEN_NAME = {"dossier_sync": "failing", TARGET: "missed"}
 RESTORED_NAME = {TARGET: "met"}
 
 EVENT_TYPES = ("linkage.broken", "linkage.restored", "payment.broken", "payment.restored", "sso.broken",
                "sso.restored", "dossier_sync.failing", "dossier_sync.restored", "sweep.portal_unavailable",
-               "target.missed", "target.met", "evidence.stale")
+               "target.missed", "target.met", "evidence.stale", "journey.broken", "journey.restored")
 # Events about the whole unit (not one procedure) reach every subscription, or only `all` ones.
 EVERYONE = frozenset({"sweep.portal_unavailable"})
 

@@ -15,6 +15,8 @@ TITLES: dict[str, str] = {
     "sso.restored": "Đăng nhập một lần (SSO) đã hoạt động trở lại",
     "dossier_sync.failing": "Đồng bộ hồ sơ lên Cổng DVCQG bị lỗi",
     "dossier_sync.restored": "Đồng bộ hồ sơ lên Cổng DVCQG đã hoạt động trở lại",
+    "journey.broken": "Hành trình nộp hồ sơ trên Cổng bị hỏng",
+    "journey.restored": "Hành trình nộp hồ sơ trên Cổng đã hoạt động trở lại",
     "sweep.portal_unavailable": "Cổng DVCQG không phản hồi, lượt kiểm tra dừng sớm",
     "target.missed": "Chỉ tiêu không còn đạt (số liệu đã kiểm chứng)",
     "target.met": "Chỉ tiêu đã đạt (số liệu đã kiểm chứng)",
@@ -26,11 +28,13 @@ VERDICTS: dict[str, str] = {
     "payment_not_configured": "chưa cấu hình thanh toán", "payment_rejected": "bị từ chối thanh toán",
     "invalid_signature": "sai chữ ký", "sso_ready": "đăng nhập một lần hoạt động",
     "sso_missing": "chưa có đăng nhập một lần", "sso_misconfigured": "cấu hình đăng nhập một lần sai",
-    "not_found": "không tìm thấy", "met": "đạt", "missed": "không đạt",
+    "not_found": "không tìm thấy", "met": "đạt", "missed": "không đạt", "journey_ok": "hành trình thông suốt",
+    "journey_broken": "hành trình bị hỏng",
     "portal_unavailable": "Cổng không phản hồi", "unknown": "chưa xác định",
 }
 DIMENSIONS: dict[str, str] = {"linkage": "Liên thông DVCQG", "payment": "Thanh toán trực tuyến",
-                              "sso": "Đăng nhập một lần", "dossier_sync": "Đồng bộ hồ sơ", "target": "Chỉ tiêu"}
+                              "sso": "Đăng nhập một lần", "dossier_sync": "Đồng bộ hồ sơ", "target": "Chỉ tiêu",
+                              "journey": "Hành trình trên Cổng"}
 INDICATORS: dict[str, str] = {
     "online_rate": "Tỷ lệ DVC trực tuyến", "level4_rate": "Tỷ lệ DVC mức độ 4",
     "dvcqg_integration_rate": "Tỷ lệ DVC tích hợp Cổng DVCQG",

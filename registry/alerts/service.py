@@ -86,7 +86,8 @@ def _detect_once(store: Store, cfg: Mapping[str, Any], now: datetime) -> tuple[l
     cursors = store.alert_cursors()
     attempts = store.attempts_after(cursors["attempt"], BATCH)
     runs = store.runs_after(cursors["run"])
-    stale = store.stale_verdict_candidates(iso(now - timedelta(days=float(cfg["STALENESS_DAYS"]))), BATCH)
+    stale = store.stale_verdict_candidates(iso(now - timedelta(days=float(cfg["STALENESS_DAYS"]))),
+                                           rules.STALE_DIMENSIONS, BATCH)
     if not attempts and not runs and not stale:
         return [], False
     keys = [(a["code"], a["dimension"]) for a in attempts] + [(s["code"], s["dimension"]) for s in stale]

@@ -91,14 +91,18 @@ class AlertsMixin:
                                              "stale_attempt": stale}
         return out
 
-    def stale_verdict_candidates(self, older_than: str, limit: int = 5000) -> list[dict[str, Any]]:
-        """Definite verdicts of active procedures checked before `older_than` not yet reported stale."""
+    def stale_verdict_candidates(self, older_than: str, dimensions: Sequence[str],
+                                 limit: int = 5000) -> list[dict[str, Any]]:
+        """Definite verdicts (of these dimensions) of active procedures checked before `older_than`,
+        not yet reported stale."""
+        marks = ", ".join("?" * len(dimensions))
         cur = self.db.execute(
             "SELECT v.code, v.dimension, v.verdict, v.checked_at, v.attempt_id FROM verdicts v "
             "JOIN procedures p ON p.code = v.code AND p.status = 'active' "
             "LEFT JOIN alert_state s ON s.subject = v.code AND s.dimension = v.dimension "
-            "WHERE v.verdict != 'unknown' AND v.checked_at < ? AND coalesce(s.stale_attempt, -1) != v.attempt_id "
-            "ORDER BY v.code, v.dimension LIMIT ?", [older_than, limit])
+            f"WHERE v.dimension IN ({marks}) AND v.verdict != 'unknown' AND v.checked_at < ? "
+            "AND coalesce(s.stale_attempt, -1) != v.attempt_id "
+            "ORDER BY v.code, v.dimension LIMIT ?", [*dimensions, older_than, limit])
         return [dict(zip(("code", "dimension", "verdict", "checked_at", "attempt_id"), r)) for r in cur.fetchall()]
 
     # -- detection output ------------------------------------------------------

@@ -41,6 +41,8 @@ def _fold(dimension: str, verdicts: list[str], confirmations: int = 2) -> list[s
     ("dossier_sync", ["synced", "rejected", "rejected"], ["dossier_sync.failing:synced->rejected"]),
     ("dossier_sync", ["synced", "sync_unknown", "sync_unknown", "sync_missing", "sync_unknown", "sync_behind"],
      ["dossier_sync.failing:synced->sync_behind"]),
+    ("journey", ["journey_ok", "journey_broken", "unknown", "journey_broken"],
+     ["journey.broken:journey_ok->journey_broken"]),
     ("new_dimension", ["thing_ready", "thing_down", "thing_down"], ["new_dimension.broken:thing_ready->thing_down"]),
     ("target", ["met", "missed", "missed", "met", "met"], ["target.missed:met->missed", "target.met:missed->met"]),
 ])
