@@ -11,6 +11,7 @@ from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, 
                                generate_latest, multiprocess)
 from prometheus_client.core import GaugeMetricFamily
 
+from .alerts.metrics import AlertCollector
 from .context import check_database, get_store, settings
 from .logs import configure_logging
 from .store import open_store
@@ -70,6 +71,7 @@ def init_app(app: Flask) -> None:
                         ["method", "endpoint"], registry=metric_reg,
                         buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
     reg.register(EvidenceCollector(app))
+    reg.register(AlertCollector(app))
     app.extensions["tthc_metrics"] = {"registry": reg, "requests": requests_total, "latency": latency}
 
     @app.before_request

@@ -105,6 +105,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FEDERATION_TIMEOUT", _float(0.1), 10.0, "Timeout of one federation pull attempt (seconds)."),
     Setting("FEDERATION_RETRIES", _int(0, 10), 2, "Retries of a transient federation pull failure."),
     Setting("FEDERATION_CONCURRENCY", _int(1, 256), 32, "Federation pulls in flight at once."),
+    Setting("ALERT_CONFIRMATIONS", _int(1, 100), 2,
+            "Consecutive definite verdicts that must agree before an alert fires (flap suppression)."),
+    Setting("ALERT_DIGEST_HOUR", _int(0, 23), 7, "Hour (Hà Nội time) the daily alert digest e-mails go out."),
+    Setting("ALERT_DRAIN_SECONDS", _float(0), 15.0,
+            "`tthc up` / `tthc serve` deliver pending alerts every this many seconds (0 = off)."),
+    Setting("ALERT_RETRY_SECONDS", _float(0), 60.0,
+            "First retry delay of a failed alert delivery (seconds); doubled per attempt, at most 6 h."),
+    Setting("ALERT_MAX_ATTEMPTS", _int(1, 100), 12, "Delivery attempts of one alert before giving up."),
+    Setting("ALERT_TIMEOUT", _float(0.1), 10.0, "Timeout of one webhook call or SMTP session (seconds)."),
+    Setting("SMTP_HOST", fields.String(), "", "SMTP server for alert e-mails (empty: e-mail alerts wait)."),
+    Setting("SMTP_PORT", _int(1, 65535), 587, "SMTP server port."),
+    Setting("SMTP_USER", fields.String(), "", "SMTP user name (empty: no login)."),
+    Setting("SMTP_PASSWORD", fields.String(), "", "SMTP password."),
+    Setting("SMTP_FROM", fields.String(), "tthc@localhost", "Sender address of alert e-mails."),
+    Setting("SMTP_STARTTLS", fields.Boolean(), True,
+            "Require STARTTLS on the SMTP connection (a server not offering it fails the delivery)."),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

@@ -19,7 +19,7 @@ from . import errors
 from .security import SCHEME, SECURITY_SCHEME
 
 MODULES = ("procedures", "imports", "coverage", "targets", "audit", "account", "users", "report_schemas",
-           "federation")
+           "federation", "alerts")
 OPTIONAL_MODULES = ("probes",)
 
 DESCRIPTION = """\

@@ -15,7 +15,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .. import probing, seeding
+from .. import alerts, probing, seeding
 from ..context import check_database, get_store, settings
 from ..federation.schedule import start_scheduler as start_federation_pulls
 from ..settings import UPSTREAM_URLS, SettingsError, check_real_portal
@@ -125,6 +125,8 @@ class Supervisor:
         pulls = cfg["FEDERATION_PULL_MINUTES"]
         if pulls > 0 and start_federation_pulls(cfg, pulls, stop=self.stopping):
             click.echo(f"federation: pulls every {pulls:g} min (tthc federation list)")
+        if alerts.start_drain(current_app._get_current_object(), self.stopping):
+            click.echo(f"alerts: delivered every {cfg['ALERT_DRAIN_SECONDS']:g} s")
 
     def print_urls(self, host: str, port: int) -> None:
         base = f"http://{host}:{port}"

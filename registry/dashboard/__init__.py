@@ -20,6 +20,7 @@ from .security import (StaffSessionInterface, check_csrf, csrf_token, current_pr
 from . import breakdowns, editing, imports, overview, probes, procedures, staff  # noqa: F401,E402 (routes)
 from . import accounts  # noqa: F401,E402 (routes)
 from . import federation  # noqa: F401,E402 (routes)
+from . import alerts  # noqa: F401,E402 (routes)
 
 # (endpoint, text, endpoints under which the entry is the current page)
 NAV = (("dashboard.overview", "Tổng quan", ()),
@@ -27,7 +28,8 @@ NAV = (("dashboard.overview", "Tổng quan", ()),
        ("dashboard.procedures", "Thủ tục", ("dashboard.procedure",)),
        ("dashboard.discrepancies", "Sai lệch", ()),
        ("dashboard.probe_runs", "Lượt kiểm tra", ("dashboard.probe_run",)),
-       ("dashboard.federation_page", "Liên thông", ()))
+       ("dashboard.federation_page", "Liên thông", ()),
+       ("dashboard.alerts_page", "Cảnh báo", ()))
 STAFF_NAV = (("dashboard.procedure_new", "Đăng ký thủ tục", ()),
              ("dashboard.import_form", "Nhập tệp", ()),
              ("dashboard.my_procedures", "Thủ tục của tôi", ()))

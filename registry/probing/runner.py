@@ -19,6 +19,7 @@ from connectors.codes import is_success
 from connectors.sweep import COMPLETED, PORTAL_UNAVAILABLE
 from connectors.verdicts import UNKNOWN, Cause
 
+from ..alerts import after_sweep
 from ..store import Store, now_iso
 from .config import SweepOptions, portal_config
 from .plan import Item
@@ -225,7 +226,9 @@ def execute(store: Store, cfg: Mapping[str, Any], options: SweepOptions, run: di
         message += (f"; payment not probed (not due): {skipped.get('cadence', 0)} probed within "
                     f"the interval, {skipped.get('callback', 0)} with a fresher verified payment")
     log.info("sweep %s %s: %s", run_id, status, message)
-    return store.finish_run(run_id, status=status, message=message, done=state.done, counts=counts)
+    finished = store.finish_run(run_id, status=status, message=message, done=state.done, counts=counts)
+    after_sweep(store, cfg)  # alert events from this sweep's verdicts (delivery stays with the drain)
+    return finished
 
 
 def log_progress(every: int = 100) -> ProgressSink:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from . import migrations
+from .alerts import AlertsMixin, CursorMoved
 from .audit import AuditMixin
 from .auth import AuthMixin
 from .changes import ChangesMixin, current_state, watch_tables
@@ -20,11 +21,12 @@ from .sessions import SessionsMixin
 from .targets import TargetsMixin
 
 __all__ = ["Store", "open_store", "StoreError", "StoreBusy", "NotFound", "DuplicateCode", "VersionConflict",
-           "VN_TZ", "now_iso", "SweepBusy", "StoreFull", "StoreDamaged", "StoreUnavailable", "current_state"]
+           "VN_TZ", "now_iso", "SweepBusy", "StoreFull", "StoreDamaged", "StoreUnavailable", "current_state",
+           "CursorMoved"]
 
 
 class Store(ProceduresMixin, AuditMixin, TargetsMixin, ProbesMixin, MaintenanceMixin, AuthMixin,
-            SessionsMixin, ChangesMixin, FederationMixin):
+            SessionsMixin, ChangesMixin, FederationMixin, AlertsMixin):
     """A connection to the registry database with every operation the interfaces need."""
 
     def __init__(self, db: Any, path: str | Path) -> None:

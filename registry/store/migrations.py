@@ -228,6 +228,74 @@ def m011_change_counter_and_federation(db: Database) -> None:
             evidence TEXT NOT NULL DEFAULT '[]'
         )""")
     db.execute("CREATE INDEX idx_federation_pulls_unit ON federation_pulls(unit_code, basis, id)")
+def m013_alerts(db: Database) -> None:
+    """Alerts: confirmation state per (subject, dimension), events, subscriptions, delivery outbox."""
+    db.execute("""
+        CREATE TABLE alert_state (
+            subject TEXT NOT NULL,
+            dimension TEXT NOT NULL,
+            confirmed TEXT,
+            pending TEXT,
+            streak INTEGER NOT NULL DEFAULT 0,
+            stale_attempt INTEGER,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (subject, dimension)
+        )""")
+    db.execute("""
+        CREATE TABLE alert_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            type TEXT NOT NULL,
+            dedupe_key TEXT NOT NULL UNIQUE,
+            code TEXT,
+            dimension TEXT,
+            agencies TEXT NOT NULL DEFAULT '[]',
+            verdict TEXT,
+            previous TEXT,
+            occurred_at TEXT NOT NULL,
+            details TEXT NOT NULL DEFAULT '{}'
+        )""")
+    db.execute("CREATE INDEX idx_alert_events_code ON alert_events(code, id)")
+    db.execute("""
+        CREATE TABLE alert_subscriptions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            owner TEXT NOT NULL,
+            scope TEXT NOT NULL CHECK (scope IN ('all', 'agency', 'procedure')),
+            agency_key TEXT,
+            procedure_code TEXT,
+            channel TEXT NOT NULL CHECK (channel IN ('email', 'webhook')),
+            address TEXT NOT NULL,
+            secret TEXT,
+            mode TEXT NOT NULL DEFAULT 'event' CHECK (mode IN ('event', 'digest')),
+            event_types TEXT NOT NULL DEFAULT '[]',
+            active INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            removed_at TEXT
+        )""")
+    db.execute("CREATE INDEX idx_alert_subscriptions_owner ON alert_subscriptions(owner)")
+    db.execute("""
+        CREATE TABLE alert_deliveries (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id INTEGER NOT NULL REFERENCES alert_events(id),
+            subscription_id INTEGER NOT NULL REFERENCES alert_subscriptions(id),
+            channel TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed', 'cancelled')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            lease_until TEXT,
+            lease_owner TEXT,
+            last_error TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            delivered_at TEXT,
+            UNIQUE (event_id, subscription_id)
+        )""")
+    db.execute("CREATE INDEX idx_alert_deliveries_due ON alert_deliveries(status, next_attempt_at)")
+    # Start after what is already stored: history never fires; today's verdicts are the baseline.
+    db.execute("INSERT OR REPLACE INTO meta (key, value) SELECT 'alerts.attempt_cursor', "
+               "CAST(coalesce(max(id), 0) AS TEXT) FROM probe_attempts")
+    db.execute("INSERT OR REPLACE INTO meta (key, value) SELECT 'alerts.run_cursor', "
+               "CAST(coalesce(max(id), 0) AS TEXT) FROM probe_runs WHERE status != 'running'")
+    db.execute("INSERT INTO alert_state (subject, dimension, confirmed, pending, streak, updated_at) "
+               "SELECT code, dimension, verdict, NULL, 0, checked_at FROM verdicts WHERE verdict != 'unknown'")
 
 
 def apply(db: Database) -> None:
