@@ -78,6 +78,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("THREADS", _int(1, 64), 4, "Threads per gunicorn worker (gthread)."),
     Setting("LOG_FORMAT", fields.String(validate=validate.OneOf(["text", "json"])), "text",
             "Log lines as plain text or one JSON object per line."),
+    Setting("DOSSIER_RELAY", fields.Boolean(), False,
+            "Relay mode: forward every accepted dossier sync to the DVCQG adapter through a durable outbox."),
+    Setting("DOSSIER_RELAY_BATCH", _int(1, 1000), 100,
+            "Dossiers per `DongBoHoSoMC` call when the relay delivers its outbox."),
+    Setting("DOSSIER_CHECK_LIMIT", _int(0), 20000,
+            "Most dossiers one `dossier_sync` sweep looks up on DVCQG (`TraCuuHoSo`); the rest wait."),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

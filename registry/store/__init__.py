@@ -7,6 +7,7 @@ from typing import Any
 from . import migrations
 from .audit import AuditMixin
 from .auth import AuthMixin
+from .dossiers import DossierExists, DossiersMixin
 from .db import VN_TZ, connect, now_iso, write_transaction
 from .errors import DuplicateCode, NotFound, StoreBusy, StoreError, VersionConflict
 from .maintenance import MaintenanceMixin
@@ -15,10 +16,11 @@ from .procedures import ProceduresMixin
 from .targets import TargetsMixin
 
 __all__ = ["Store", "open_store", "StoreError", "StoreBusy", "NotFound", "DuplicateCode", "VersionConflict",
-           "VN_TZ", "now_iso", "SweepBusy"]
+           "VN_TZ", "now_iso", "SweepBusy", "DossierExists"]
 
 
-class Store(ProceduresMixin, AuditMixin, TargetsMixin, ProbesMixin, MaintenanceMixin, AuthMixin):
+class Store(ProceduresMixin, AuditMixin, TargetsMixin, ProbesMixin, MaintenanceMixin, AuthMixin,
+            DossiersMixin):
     """A connection to the registry database with every operation the interfaces need."""
 
     def __init__(self, db: Any, path: str | Path) -> None:
