@@ -18,7 +18,7 @@ from flask_smorest.utils import prepare_response
 from . import errors
 from .security import SCHEME, SECURITY_SCHEME
 
-MODULES = ("procedures", "imports", "coverage", "targets", "audit", "account")
+MODULES = ("procedures", "imports", "coverage", "targets", "audit", "account", "dossiers")
 OPTIONAL_MODULES = ("probes",)
 
 DESCRIPTION = """\
