@@ -191,8 +191,8 @@ class DossiersMixin:
                     continue
                 after = {**r, "payload": payload, "sync_state": "pending", "updated_at": now}
                 rating = ratings.get(key)
-                if before is not None:
-                    _merge(delta, contribution(before, rating), -1)
+                # Before: the stored dossier with its rating, or the rating alone (rated first).
+                _merge(delta, contribution(before, rating), -1)
                 _merge(delta, contribution(after, rating), +1)
                 old[key] = after
                 counts["updated" if before is not None else "created"] += 1
