@@ -17,10 +17,10 @@ Which day a counter lands on (Hà Nội dates, `YYYY-MM-DD`):
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping, Sequence
 
-from .db import now_iso, write_transaction
+from .db import VN_TZ, now_iso, write_transaction
 from .errors import NotFound, StoreError
 
 COUNTERS = ("received", "recv_direct", "recv_online", "recv_post", "online_fee_ok", "paid_online",
@@ -454,6 +454,26 @@ class DossiersMixin:
             self.db.conn.executemany(
                 "UPDATE dossier_outbox SET attempts = attempts + 1, last_attempt_at = ?, last_error = ? "
                 "WHERE id = ? AND delivered_at IS NULL", [(at, error[:500], i) for i in ids])
+
+    def relay_lease(self, owner: str, seconds: float) -> bool:
+        """Take (or renew) the relay lease: one deliverer at a time across processes."""
+        now = datetime.now(VN_TZ)
+        with write_transaction(self.db):
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'dossier_relay_lease'").fetchone()
+            if row:
+                held = json.loads(row[0])
+                if held["owner"] != owner and datetime.fromisoformat(held["until"]) > now:
+                    return False
+            until = (now + timedelta(seconds=seconds)).isoformat()
+            self.db.execute("INSERT INTO meta (key, value) VALUES ('dossier_relay_lease', ?) ON CONFLICT (key) "
+                            "DO UPDATE SET value = excluded.value", [json.dumps({"owner": owner, "until": until})])
+        return True
+
+    def relay_release(self, owner: str) -> None:
+        """Give the relay lease back (only its holder can)."""
+        with write_transaction(self.db):
+            self.db.execute("DELETE FROM meta WHERE key = 'dossier_relay_lease' "
+                            "AND json_extract(value, '$.owner') = ?", [owner])
 
     def outbox_summary(self) -> dict[str, Any]:
         """The queue as an operator sees it: size, oldest entry, delivered so far, last error."""
