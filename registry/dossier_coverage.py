@@ -156,13 +156,14 @@ def upgrade(report: dict[str, Any], procs: Sequence[Mapping[str, Any]], *, perio
     report["dossiers"] = {**counters(all_codes, declared, verified, pending, basis),
                           "unregistered": list(unregistered)}
     groups = dict(report.get("groups") or {})
+    by_code = {p["code"]: p for p in procs}
     for key in group_by:
         members = _group_members(procs, all_codes, key)
         entries = {e["key"]: e for e in groups.get(key, [])}
         out = []
         for value in sorted(set(members) | set(entries)):
             codes = members.get(value, [])
-            in_scope = [p for p in procs if p["code"] in set(codes)]
+            in_scope = [by_code[c] for c in codes if c in by_code]
             sub = {c: counts[c] for c in codes if c in counts}
             sub_declared = {c: declared[c] for c in codes if c in declared}
             items = {i["id"]: i for i in indicators(in_scope, sub, sub_declared, targets, **opts)}
