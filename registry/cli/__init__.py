@@ -25,7 +25,7 @@ def init_app(app: Flask) -> None:
     from . import data
     for command in data.COMMANDS:
         app.cli.add_command(command)
-    for module in ("registry.cli.auth", "registry.cli.probe", "registry.cli.serve"):
+    for module in ("registry.cli.auth", "registry.cli.probe", "registry.cli.serve", "registry.cli.dossiers"):
         try:
             mod = __import__(module, fromlist=["COMMANDS"])
         except ModuleNotFoundError as exc:

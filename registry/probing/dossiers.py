@@ -19,9 +19,9 @@ from typing import Any, Mapping
 from tenacity import Retrying, retry_if_result, stop_when_event_set, wait_exponential
 
 from connectors import CircuitBreaker, run_sweep
-from connectors.dossiers import DossierCheck, check_dossier, deliver, open_adapter
+from connectors.dossiers import ALREADY_EXISTS, DossierCheck, check_dossier, deliver, open_adapter
 
-from ..store import Store, now_iso
+from ..store import Store, now_iso, open_store
 from .config import portal_config, sweep_options
 
 log = logging.getLogger("tthc.dossiers")
@@ -82,6 +82,11 @@ def check_dossiers(store: Store, cfg: Mapping[str, Any], *, actor: str = "cli", 
     return store.finish_run(run["id"], status=status, message=message, done=done, counts=counts)
 
 
+def open_store_for(cfg: Mapping[str, Any]) -> Store:
+    """A store on the configured database (for threads that outlive a request)."""
+    return open_store(cfg["DATABASE"], busy_timeout_ms=int(cfg.get("BUSY_TIMEOUT_MS", 10000)))
+
+
 # -- relay ------------------------------------------------------------------------------------------
 def _batches(entries: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
     """Consecutive entries with the same `isUpdating`, each dossier at most once per batch."""
@@ -115,13 +120,21 @@ def relay_once(store: Store, cfg: Mapping[str, Any], *, max_batches: int = 1000)
                 for batch in _batches(entries, size):
                     answer = await deliver(adapter, [e["body"] for e in batch],
                                            is_updating=batch[0]["is_updating"])
-                    ids = [e["id"] for e in batch]
-                    if not answer.acknowledged:
-                        error = f"{answer.error_code or 'no answer'}: {answer.message or ''}".strip()
-                        store.outbox_failed(ids, error, now_iso())
-                        return
-                    store.outbox_delivered(ids, answer.error_code or "00", now_iso())
-                    delivered += len(ids)
+                    # "04" refuses the whole batch for one dossier DVCQG already holds (a delivery
+                    # whose answer was lost): the others were not kept, so send each on its own.
+                    parts = ([[e] for e in batch] if answer.acknowledged and answer.error_code == ALREADY_EXISTS
+                             and len(batch) > 1 else [batch])
+                    for part in parts:
+                        if len(parts) > 1:
+                            answer = await deliver(adapter, [e["body"] for e in part],
+                                                   is_updating=part[0]["is_updating"])
+                        ids = [e["id"] for e in part]
+                        if not answer.acknowledged:
+                            error = f"{answer.error_code or 'no answer'}: {answer.message or ''}".strip()
+                            store.outbox_failed(ids, error, now_iso())
+                            return
+                        store.outbox_delivered(ids, answer.error_code or "00", now_iso())
+                        delivered += len(ids)
                     store.relay_lease(owner, 120.0)
 
     try:
