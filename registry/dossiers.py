@@ -120,6 +120,10 @@ def sync_dossiers(store: Store, cfg: Mapping[str, Any], body: Any, *, principal:
                                       relay=bool(cfg.get("DOSSIER_RELAY")), is_updating=updating)
     except DossierExists as exc:
         return SyncAnswer(EXISTS, f"Hồ sơ đã tồn tại: {', '.join(exc.codes[:20])}", 409)
+    if cfg.get("DOSSIER_RELAY") and cfg.get("PORTAL_URL") and cfg.get("DOSSIER_RELAY_AUTO"):
+        from . import probing  # the relay delivers in the background; the outbox already holds them
+
+        probing.relay_soon(cfg)
     return SyncAnswer(OK, "Thành công", counts=counts, unregistered=_unregistered(store, codes))
 
 

@@ -84,6 +84,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Dossiers per `DongBoHoSoMC` call when the relay delivers its outbox."),
     Setting("DOSSIER_CHECK_LIMIT", _int(0), 20000,
             "Most dossiers one `dossier_sync` sweep looks up on DVCQG (`TraCuuHoSo`); the rest wait."),
+    Setting("DOSSIER_RELAY_AUTO", fields.Boolean(), True,
+            "Relay mode: deliver right after each accepted sync, in a background thread (else `tthc dossiers relay`)."),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

@@ -161,3 +161,46 @@ def relay_until_stopped(open_store: Any, cfg: Mapping[str, Any], stop: threading
             if not attempt.retry_state.outcome.failed:
                 attempt.retry_state.set_result(outcome)
         stop.wait(idle_seconds)
+
+
+_relay_thread: threading.Thread | None = None
+_relay_lock = threading.Lock()
+
+
+def relay_soon(cfg: Mapping[str, Any]) -> bool:
+    """Deliver the outbox in a daemon thread of this process (one at most), retrying with backoff
+    until it is empty; False when one is already running. The lease keeps processes apart."""
+    global _relay_thread
+    with _relay_lock:
+        if _relay_thread is not None and _relay_thread.is_alive():
+            return False
+        cfg = dict(cfg)
+
+        def work() -> None:
+            try:
+                for attempt in Retrying(wait=wait_exponential(multiplier=1, max=60),
+                                        retry=retry_if_result(lambda r: bool(r["failed"] or r["busy"])),
+                                        reraise=True):
+                    with attempt:
+                        with open_store_for(cfg) as store:
+                            outcome = relay_once(store, cfg)
+                    if not attempt.retry_state.outcome.failed:
+                        attempt.retry_state.set_result(outcome)
+                    if outcome["failed"]:
+                        log.warning("relay: DVCQG did not acknowledge (%s); %s queued", outcome["error"],
+                                    outcome["queued"])
+            except Exception:  # the outbox keeps everything: the next sync or `tthc dossiers relay` retries
+                log.exception("relay thread stopped")
+
+        _relay_thread = threading.Thread(target=work, name="tthc-dossier-relay", daemon=True)
+        _relay_thread.start()
+        return True
+
+
+def relay_join(timeout: float | None = None) -> bool:
+    """Wait for this process's relay thread to finish (True when none runs any more)."""
+    thread = _relay_thread
+    if thread is not None:
+        thread.join(timeout)
+        return not thread.is_alive()
+    return True

@@ -91,11 +91,11 @@ def test_the_dossier_sweep_finds_exactly_the_worlds_gaps(portal, gaps, hanoi_tem
     assert again["total"] == 0
 
 
-def relay_app(tmp_path: Path, template: Path, portal: PortalProcess) -> Any:
+def relay_app(tmp_path: Path, template: Path, portal: PortalProcess, auto: bool = False) -> Any:
     path = tmp_path / "relay.db"
     path.write_bytes(template.read_bytes())
     return create_app({"DATABASE": str(path), "TESTING": True, "PORTAL_URL": portal.url, "DOSSIER_RELAY": True,
-                       "DOSSIER_RELAY_BATCH": 7, **FAST})
+                       "DOSSIER_RELAY_BATCH": 7, "DOSSIER_RELAY_AUTO": auto, **FAST})
 
 
 def test_the_relay_keeps_every_dossier_through_an_outage_and_delivers_in_order_exactly_once(
@@ -150,3 +150,15 @@ def test_a_lost_acknowledgement_is_not_delivered_twice(portal, template, tokens,
     assert sorted(codes.values()) == ["00", "00", "04"]
     log = portal.admin("GET", "/dossiers/log")["log"]
     assert sorted(e["MaHoSo"] for e in log) == sorted(d["MaHoSo"] for d in month)
+
+
+def test_the_relay_delivers_on_its_own_after_each_sync(portal, template, tokens, tmp_path):
+    app = relay_app(tmp_path, template[0], portal, auto=True)
+    month = month_of_dossiers(5)
+    r = app.test_client().post("/api/v1/dossiers/sync", json={"isUpdating": "False", "data": month},
+                               headers=bearer(tokens["system"]))
+    assert r.status_code == 200
+    assert probing.relay_join(timeout=120)  # the thread ends once the outbox is empty
+    assert [e["MaHoSo"] for e in portal.admin("GET", "/dossiers/log")["log"]] == [d["MaHoSo"] for d in month]
+    status = app.test_client().get("/api/v1/dossiers/relay").get_json()
+    assert status["queued"] == 0 and status["delivered"] == 5
