@@ -33,6 +33,8 @@ from .store import VN_TZ, DossierExists, Store
 
 # The adapter's answer codes (contract section 2; "04" is ours).
 OK, NOT_FOUND, BAD_PARAMETERS, EXISTS = "00", "01", "02", "04"
+DOSSIER_INDICATOR_IDS = ("dossier_online_services_rate", "dossier_fully_online_rate", "dossier_on_time_rate",
+                         "satisfaction_rate")
 IMPORT_CHUNK = 5000
 
 
@@ -294,6 +296,28 @@ def dossier_report(store: Store, cfg: Mapping[str, Any], *, basis: str = "declar
                    pending=pending, targets=targets,
                    unregistered=store.unregistered_dossier_codes(period["from"], period["to"]),
                    group_by=list(group_by))
+
+
+def dossier_page(store: Store, cfg: Mapping[str, Any], *, basis: str = "declared",
+                 period: Mapping[str, str] | None = None, late_limit: int = 20) -> dict[str, Any]:
+    """What the dashboard's "Hồ sơ" page shows: the /2 report by agency and procedure, the
+    procedures with most late dossiers, month by month, unsynced and unregistered dossiers."""
+    report = dossier_report(store, cfg, basis=basis, period=period, group_by=("agency", "procedure"))
+    names = {p["code"]: p for p in store.dossier_procedures()}
+    per_procedure = []
+    for entry in report["groups"]["procedure"]:
+        counts = entry["dossiers"]
+        if not counts["received"]["total"] and not counts["resolved"]["total"]:
+            continue
+        proc = names.get(entry["key"]) or {}
+        per_procedure.append({"code": entry["key"], "name": proc.get("name") or "", "agency": proc.get("agency") or "",
+                              "registered": bool(proc), "received": counts["received"]["total"],
+                              "resolved": counts["resolved"]["total"], "late": counts["resolved"]["late"],
+                              "past_due": counts["in_progress"]["past_due"]})
+    most_late = sorted((r for r in per_procedure if r["late"]), key=lambda r: (-r["late"], r["code"]))[:late_limit]
+    p = report["period"]
+    return {"report": report, "most_late": most_late, "months": store.dossier_monthly(p["from"], p["to"]),
+            "unsynced": store.unsynced_dossiers(50), "relay": relay_status(store, cfg)}
 
 
 def relay_status(store: Store, cfg: Mapping[str, Any], *, now: datetime | None = None) -> dict[str, Any]:

@@ -16,13 +16,15 @@ from .blueprint import bp
 from .formatting import FILTERS
 from .security import check_csrf, csrf_token, current_principal, is_admin, is_editor, may_edit
 from . import breakdowns, editing, imports, overview, probes, procedures, staff  # noqa: F401,E402 (routes)
+from . import dossiers as _dossiers  # noqa: F401,E402 (routes: the "Hồ sơ" page)
 
 # (endpoint, text, endpoints under which the entry is the current page)
 NAV = (("dashboard.overview", "Tổng quan", ()),
        ("dashboard.breakdowns_home", "Phân tích", ("dashboard.breakdown",)),
        ("dashboard.procedures", "Thủ tục", ("dashboard.procedure",)),
        ("dashboard.discrepancies", "Sai lệch", ()),
-       ("dashboard.probe_runs", "Lượt kiểm tra", ("dashboard.probe_run",)))
+       ("dashboard.probe_runs", "Lượt kiểm tra", ("dashboard.probe_run",)),
+       ("dashboard.dossiers_page", "Hồ sơ", ()))
 STAFF_NAV = (("dashboard.procedure_new", "Đăng ký thủ tục", ()),
              ("dashboard.import_form", "Nhập tệp", ()))
 

@@ -398,7 +398,7 @@ class DossiersMixin:
 
     def dossier_procedures(self, codes: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """What the dossier report needs of registered procedures (all, or those of `codes`)."""
-        cols = ("code", "service_level", "status", "agency", "agencies", "field", "levels")
+        cols = ("code", "name", "service_level", "status", "agency", "agencies", "field", "levels")
         sql = f"SELECT {', '.join(cols)} FROM procedures"
         rows: list[Any] = []
         if codes is None:
