@@ -17,7 +17,7 @@ Which day a counter lands on (Hà Nội dates, `YYYY-MM-DD`):
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Iterable, Mapping, Sequence
 
 from .db import VN_TZ, now_iso, write_transaction
@@ -119,6 +119,8 @@ def _merge(total: dict[tuple[str, str], list[int]], part: Mapping[tuple[str, str
 _UPSERT_ROLLUP = (
     f"INSERT INTO dossier_daily (day, code, {', '.join(COLUMNS)}) VALUES ({', '.join('?' * (len(COLUMNS) + 2))}) "
     f"ON CONFLICT (day, code) DO UPDATE SET " + ", ".join(f"{c} = {c} + excluded.{c}" for c in COLUMNS))
+_UPSERT_MONTHLY = _UPSERT_ROLLUP.replace("dossier_daily (day,", "dossier_monthly (month,").replace(
+    "ON CONFLICT (day, code)", "ON CONFLICT (month, code)")
 _UPSERT_DOSSIER = (
     f"INSERT INTO dossiers ({', '.join(DOSSIER_COLS)}) VALUES ({', '.join('?' * len(DOSSIER_COLS))}) "
     "ON CONFLICT (mahoso) DO UPDATE SET " + ", ".join(
@@ -155,8 +157,18 @@ class DossiersMixin:
 
     def _apply_rollup(self, delta: dict[tuple[str, str], list[int]]) -> None:
         rows = [(day, code, *counts) for (day, code), counts in delta.items() if any(counts)]
-        if rows:
-            self.db.conn.executemany(_UPSERT_ROLLUP, rows)
+        if not rows:
+            return
+        self.db.conn.executemany(_UPSERT_ROLLUP, rows)
+        monthly: dict[tuple[str, str], list[int]] = {}
+        for day, code, *counts in rows:
+            acc = monthly.get((day[:7], code))
+            if acc is None:
+                monthly[(day[:7], code)] = list(counts)
+            else:
+                for i, n in enumerate(counts):
+                    acc[i] += n
+        self.db.conn.executemany(_UPSERT_MONTHLY, [(m, c, *counts) for (m, c), counts in monthly.items()])
 
     # -- writes ------------------------------------------------------------------
     def write_dossiers(self, rows: Sequence[Mapping[str, Any]], *, create_only: bool, source: str,
@@ -324,41 +336,69 @@ class DossiersMixin:
         return [dict(zip(cols, r)) for r in rows]
 
     # -- rollup reads (reports) ------------------------------------------------------
+    def _sum_counts(self, table: str, key: str, start: str, end: str, names: Sequence[str],
+                    out: dict[str, dict[str, int]]) -> None:
+        sql = (f"SELECT code, {', '.join(f'sum({n})' for n in names)} FROM {table} "
+               f"WHERE {key} >= ? AND {key} <= ? GROUP BY code")
+        plain = (*COUNTERS, *SYNC_COUNTERS)
+        for row in self.db.execute(sql, [start, end]):
+            acc = out.setdefault(row[0], dict.fromkeys(plain, 0))
+            for name, value in zip(plain, row[1:]):
+                acc[name] += value or 0
+
     def dossier_period_counts(self, day_from: str, day_to: str, *, verified: bool = False,
                               as_of: str | None = None) -> dict[str, dict[str, int]]:
         """Per procedure code, the rollup counters summed over [day_from, day_to] (inclusive).
-        With `verified`, the `v_` twins under the plain names. Reads only `dossier_daily`."""
+        With `verified`, the `v_` twins under the plain names. Whole months come from
+        `dossier_monthly`, the partial months at either end from `dossier_daily`."""
         names = [("v_" + c) if verified else c for c in COUNTERS] + list(SYNC_COUNTERS)
-        sql = (f"SELECT code, {', '.join(f'sum({n})' for n in names)} FROM dossier_daily "
-               "WHERE day >= ? AND day <= ? GROUP BY code")
         out: dict[str, dict[str, int]] = {}
-        for row in self.db.execute(sql, [day_from, day_to]):
-            out[row[0]] = dict(zip((*COUNTERS, *SYNC_COUNTERS), row[1:]))
+        for kind, start, end in _split_period(day_from, day_to):
+            if kind == "months":
+                self._sum_counts("dossier_monthly", "month", start, end, names, out)
+            else:
+                self._sum_counts("dossier_daily", "day", start, end, names, out)
         return out
 
     def dossier_pending_counts(self, today: str, *, verified: bool = False) -> dict[str, dict[str, int]]:
         """Per code, dossiers in progress now: `within` (due today or later, or no due day) and `past_due`."""
         p = "v_" if verified else ""
-        sql = (f"SELECT code, sum(CASE WHEN day >= ? THEN {p}pending_due ELSE 0 END) + sum({p}pending_no_due), "
-               f"sum(CASE WHEN day < ? THEN {p}pending_due ELSE 0 END) FROM dossier_daily "
-               f"WHERE {p}pending_due != 0 OR {p}pending_no_due != 0 GROUP BY code")
-        return {code: {"within": w or 0, "past_due": late or 0}
-                for code, w, late in self.db.execute(sql, [today, today])}
+        out: dict[str, dict[str, int]] = {}
+
+        def add(rows: Any) -> None:
+            for code, within, late in rows:
+                acc = out.setdefault(code, {"within": 0, "past_due": 0})
+                acc["within"] += within or 0
+                acc["past_due"] += late or 0
+
+        month = today[:7]
+        # Other months from the monthly rollup, this month day by day.
+        add(self.db.execute(
+            f"SELECT code, sum(CASE WHEN month > ? THEN {p}pending_due ELSE 0 END) + sum({p}pending_no_due), "
+            f"sum(CASE WHEN month < ? THEN {p}pending_due ELSE 0 END) FROM dossier_monthly "
+            f"WHERE month != ? GROUP BY code", [month, month, month]))
+        add(self.db.execute(
+            f"SELECT code, sum(CASE WHEN day >= ? THEN {p}pending_due ELSE 0 END) + sum({p}pending_no_due), "
+            f"sum(CASE WHEN day < ? THEN {p}pending_due ELSE 0 END) FROM dossier_daily "
+            f"WHERE day >= ? AND day <= ? GROUP BY code", [today, today, month + "-01", month + "-31"]))
+        return {c: v for c, v in out.items() if v["within"] or v["past_due"]}
 
     def dossier_days(self) -> tuple[str | None, str | None]:
-        """The first and last day with dossier activity (`0000-00-00` aside)."""
-        row = self.db.execute("SELECT min(day), max(day) FROM dossier_daily WHERE day > ? AND received > 0",
-                              [NO_DAY]).fetchone()
-        return row[0], row[1]
+        """The first and last month with dossiers received (as days; only their months are exact)."""
+        first = self.db.execute("SELECT month FROM dossier_monthly WHERE month > '0000-00' AND received > 0 "
+                                "ORDER BY month LIMIT 1").fetchone()
+        last = self.db.execute("SELECT month FROM dossier_monthly WHERE received > 0 ORDER BY month DESC "
+                               "LIMIT 1").fetchone()
+        return (first[0] + "-01" if first else None), (last[0] + "-28" if last else None)
 
     def dossier_monthly(self, day_from: str, day_to: str) -> list[dict[str, Any]]:
         """Month by month over the period: received, received online, resolved, late, ratings."""
-        sql = ("SELECT substr(day, 1, 7) AS month, sum(received), sum(recv_online), sum(resolved), "
-               "sum(resolved_late), sum(v_received), sum(ratings), sum(ratings_ok) FROM dossier_daily "
-               "WHERE day >= ? AND day <= ? GROUP BY month ORDER BY month")
+        sql = ("SELECT month, sum(received), sum(recv_online), sum(resolved), "
+               "sum(resolved_late), sum(v_received), sum(ratings), sum(ratings_ok) FROM dossier_monthly "
+               "WHERE month >= ? AND month <= ? GROUP BY month ORDER BY month")
         cols = ("month", "received", "recv_online", "resolved", "resolved_late", "v_received", "ratings",
                 "ratings_ok")
-        return [dict(zip(cols, r)) for r in self.db.execute(sql, [day_from, day_to])]
+        return [dict(zip(cols, r)) for r in self.db.execute(sql, [day_from[:7], day_to[:7]])]
 
     def rollup_rows(self) -> dict[tuple[str, str], tuple[int, ...]]:
         """Every non-zero rollup row (for checks and tests)."""
@@ -497,8 +537,41 @@ class DossiersMixin:
 
     def unregistered_dossier_codes(self, day_from: str, day_to: str) -> list[dict[str, Any]]:
         """Codes with dossiers in the period that are not registered procedures, with counts."""
-        sql = ("SELECT d.code, sum(d.received) FROM dossier_daily d LEFT JOIN procedures p ON p.code = d.code "
-               "WHERE d.day >= ? AND d.day <= ? AND p.code IS NULL GROUP BY d.code HAVING sum(d.received) > 0 "
-               "ORDER BY 2 DESC, 1")
-        return [{"code": c, "received": n} for c, n in self.db.execute(sql, [day_from, day_to])]
+        counts = self.dossier_period_counts(day_from, day_to)
+        known = {p["code"] for p in self.dossier_procedures(list(counts))}
+        return sorted(({"code": c, "received": v["received"]} for c, v in counts.items()
+                       if c not in known and v["received"] > 0), key=lambda r: (-r["received"], r["code"]))
 
+
+
+def _month_end(month: str) -> str:
+    year, mon = int(month[:4]), int(month[5:7])
+    nxt = date(year + mon // 12, mon % 12 + 1, 1)
+    return (nxt - timedelta(days=1)).isoformat()
+
+
+def _split_period(day_from: str, day_to: str) -> list[tuple[str, str, str]]:
+    """[day_from, day_to] as ("days", a, b) edges and one ("months", first, last) middle."""
+    if day_to < day_from:
+        return []
+    parts: list[tuple[str, str, str]] = []
+    first_month = day_from[:7] if day_from[8:] == "01" else _next_month(day_from[:7])
+    last_month = day_to[:7] if day_to == _month_end(day_to[:7]) else _prev_month(day_to[:7])
+    if first_month > last_month:
+        return [("days", day_from, day_to)]
+    if day_from < first_month + "-01":
+        parts.append(("days", day_from, _month_end(day_from[:7])))
+    parts.append(("months", first_month, last_month))
+    if day_to > _month_end(last_month):
+        parts.append(("days", _next_month(last_month) + "-01", day_to))
+    return parts
+
+
+def _next_month(month: str) -> str:
+    year, mon = int(month[:4]), int(month[5:7])
+    return f"{year + mon // 12:04d}-{mon % 12 + 1:02d}"
+
+
+def _prev_month(month: str) -> str:
+    year, mon = int(month[:4]), int(month[5:7])
+    return f"{year - (mon == 1):04d}-{(mon - 2) % 12 + 1:02d}"

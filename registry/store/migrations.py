@@ -234,6 +234,14 @@ def m010_dossiers(db: Database) -> None:
 {body},
             PRIMARY KEY (day, code)
         ) WITHOUT ROWID""")
+    # The same counters per month x procedure: a year's report reads at most 12 rows per procedure.
+    db.execute(f"""
+        CREATE TABLE dossier_monthly (
+            month TEXT NOT NULL,
+            code TEXT NOT NULL,
+{body},
+            PRIMARY KEY (month, code)
+        ) WITHOUT ROWID""")
     db.execute("""
         CREATE TABLE dossier_outbox (
             id INTEGER PRIMARY KEY AUTOINCREMENT,

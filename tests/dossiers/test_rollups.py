@@ -65,7 +65,9 @@ def apply(store, op):
                                           "updated_at": queued[code]["updated_at"]}])
 
 
-PERIODS = [("2021-01-01", "2021-12-31"), ("2021-01-05", "2021-01-20"), ("2021-02-01", "2021-02-28")]
+# Whole months (monthly rollup), days inside a month (daily), and both mixed.
+PERIODS = [("2021-01-01", "2021-12-31"), ("2021-01-05", "2021-01-20"), ("2021-02-01", "2021-02-28"),
+           ("2021-01-10", "2021-02-28"), ("2020-12-20", "2021-02-03")]
 MAIN = ("received", "recv_online", "online_fee_ok", "resolved", "resolved_early", "resolved_on_time",
         "resolved_late", "ratings", "ratings_ok")
 
@@ -85,8 +87,14 @@ def test_rollups_equal_the_raw_aggregate(tmp_path_factory, ops):
                     got = {k: (rolled.get(code) or {}).get(k, 0) for k in MAIN}
                     want = {k: (raw.get(code) or {}).get(k, 0) for k in MAIN}
                     assert got == want, (code, start, end, verified)
-        # No counter ever goes negative, and nothing is left behind once everything is deleted.
+        # No counter ever goes negative; the monthly rollup is the daily one summed by month.
         assert all(n >= 0 for row in store.rollup_rows().values() for n in row)
+        by_month: dict = {}
+        for (day, code), row in store.rollup_rows().items():
+            acc = by_month.setdefault((day[:7], code), [0] * len(row))
+            by_month[(day[:7], code)] = [a + b for a, b in zip(acc, row)]
+        monthly = {(m, c): list(r) for m, c, *r in store.db.execute("SELECT * FROM dossier_monthly")}
+        assert {k: v for k, v in monthly.items() if any(v)} == {k: v for k, v in by_month.items() if any(v)}
     finally:
         store.close()
 
@@ -101,5 +109,6 @@ def test_deleting_everything_empties_the_rollups(tmp_path):
     for i in range(5):
         store.delete_dossier(f"X{i}")
     assert store.rollup_rows() == {}
+    assert not any(any(r[2:]) for r in store.db.execute("SELECT * FROM dossier_monthly"))
     assert len(COUNTERS) == 15
     store.close()
