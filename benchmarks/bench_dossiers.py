@@ -98,7 +98,7 @@ def bench_bulk(n: int, codes: list[tuple[str, int, bool]], procs: list[dict[str,
     for batch in chunks(n, codes):
         tuples = [(r["mahoso"], r["code"], r["status"], r["channel"], int(r["paid_online"]), int(r["has_fee"]),
                    r["received_at"], r["due_at"], r["finished_at"], r["returned_at"],
-                   json.dumps(r["payload"], ensure_ascii=False, sort_keys=True), "bench", now, now, "pending",
+                   r["payload_text"], "bench", now, now, "pending",
                    None, None) for r in batch]
         t0 = time.perf_counter()
         bare_store.db.conn.executemany(sql, tuples)

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
+from .store.dossiers import payload_text
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 STATUSES = tuple(str(n) for n in range(1, 11))
@@ -155,7 +156,7 @@ def normalise_dossier(raw: dict[str, Any]) -> dict[str, Any]:
         "channel": d.get("KenhThucHien") or None, "paid_online": d.get("DuocThanhToanTrucTuyen") == "1",
         "has_fee": bool(fees), "received_at": stamp_to_iso(d.get("NgayTiepNhan")),
         "due_at": stamp_to_iso(d.get("NgayHenTra")), "finished_at": stamp_to_iso(d.get("NgayKetThucXuLy")),
-        "returned_at": stamp_to_iso(d.get("NgayTra")), "payload": raw,
+        "returned_at": stamp_to_iso(d.get("NgayTra")), "payload": raw, "payload_text": payload_text(raw),
     }
 
 
@@ -164,7 +165,7 @@ def normalise_rating(raw: dict[str, Any]) -> dict[str, Any]:
     raw = nfc(raw)
     r = _RATING.load(raw)
     return {"mahoso": r["MaHoSo"], "code": r["MaTTHC"], "score": r["MucDoHaiLong"],
-            "rated_at": stamp_to_iso(r["NgayDanhGia"]), "payload": raw}
+            "rated_at": stamp_to_iso(r["NgayDanhGia"]), "payload": raw, "payload_text": payload_text(raw)}
 
 
 def flatten_errors(messages: Any, prefix: str = "") -> list[tuple[str, str]]:

@@ -29,6 +29,7 @@ COUNTERS = ("received", "recv_direct", "recv_online", "recv_post", "online_fee_o
 SYNC_COUNTERS = ("sync_missing", "sync_behind", "sync_unknown")
 COLUMNS = (*COUNTERS, *(f"v_{c}" for c in COUNTERS), *SYNC_COUNTERS)
 _INDEX = {c: i for i, c in enumerate(COLUMNS)}
+_INDEX_V = {c: _INDEX["v_" + c] for c in COUNTERS}
 RESOLVED = (9, 10)
 CLOSED = (3, 7, 8, 9, 10)  # refused, withdrawn, stopped, resolved: no longer in progress
 SYNC_STATES = ("pending", "synced", "status_behind", "missing", "unknown")
@@ -49,20 +50,31 @@ class DossierExists(StoreError):
         self.codes = list(codes)
 
 
+def payload_text(payload: Mapping[str, Any]) -> str:
+    """How a dossier or rating is kept (and compared: an identical resend changes nothing)."""
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True)
+
+
 def _day(moment: str | None) -> str | None:
     return moment[:10] if moment else None
 
 
-def contribution(d: Mapping[str, Any] | None, r: Mapping[str, Any] | None) -> dict[tuple[str, str], list[int]]:
-    """What one dossier (and its rating) adds to `dossier_daily`: {(day, code): counts by COLUMNS}."""
-    out: dict[tuple[str, str], list[int]] = {}
+def contribution(d: Mapping[str, Any] | None, r: Mapping[str, Any] | None, *,
+                 into: dict[tuple[str, str], list[int]] | None = None,
+                 sign: int = 1) -> dict[tuple[str, str], list[int]]:
+    """What one dossier (and its rating) adds to `dossier_daily`: {(day, code): counts by COLUMNS},
+    added `sign` times into `into` when given (the write path: no intermediate dicts)."""
+    out: dict[tuple[str, str], list[int]] = {} if into is None else into
+    width = len(COLUMNS)
 
     def add(day: str, code: str, names: Iterable[str], verified: bool) -> None:
-        counts = out.setdefault((day, code), [0] * len(COLUMNS))
+        counts = out.get((day, code))
+        if counts is None:
+            counts = out[(day, code)] = [0] * width
         for name in names:
-            counts[_INDEX[name]] += 1
+            counts[_INDEX[name]] += sign
             if verified:
-                counts[_INDEX["v_" + name]] += 1
+                counts[_INDEX_V[name]] += sign
 
     synced = d is not None and d["sync_state"] == "synced"
     if d is not None:
@@ -104,16 +116,6 @@ def contribution(d: Mapping[str, Any] | None, r: Mapping[str, Any] | None) -> di
         names = ["ratings"] + (["ratings_ok"] if r["score"] in ("1", "2") else [])
         add(_day(r["rated_at"]) or NO_DAY, r["code"], names, synced)
     return out
-
-
-def _merge(total: dict[tuple[str, str], list[int]], part: Mapping[tuple[str, str], list[int]], sign: int) -> None:
-    for key, counts in part.items():
-        acc = total.get(key)
-        if acc is None:
-            acc = total[key] = [0] * len(COLUMNS)
-        for i, n in enumerate(counts):
-            if n:
-                acc[i] += sign * n
 
 
 _UPSERT_ROLLUP = (
@@ -196,7 +198,7 @@ class DossiersMixin:
             outbox = []
             for r in rows:
                 key = r["mahoso"]
-                payload = json.dumps(r["payload"], ensure_ascii=False, sort_keys=True)
+                payload = r.get("payload_text") or payload_text(r["payload"])
                 before = old.get(key)
                 if before is not None and before["payload"] == payload:
                     counts["unchanged"] += 1
@@ -204,8 +206,8 @@ class DossiersMixin:
                 after = {**r, "payload": payload, "sync_state": "pending", "updated_at": now}
                 rating = ratings.get(key)
                 # Before: the stored dossier with its rating, or the rating alone (rated first).
-                _merge(delta, contribution(before, rating), -1)
-                _merge(delta, contribution(after, rating), +1)
+                contribution(before, rating, into=delta, sign=-1)
+                contribution(after, rating, into=delta, sign=+1)
                 old[key] = after
                 counts["updated" if before is not None else "created"] += 1
                 writes.append((key, r["code"], int(r["status"]), r["channel"], int(bool(r["paid_online"])),
@@ -233,7 +235,7 @@ class DossiersMixin:
             writes = []
             for r in rows:
                 key = r["mahoso"]
-                payload = json.dumps(r["payload"], ensure_ascii=False, sort_keys=True)
+                payload = r.get("payload_text") or payload_text(r["payload"])
                 before = old.get(key)
                 if before is not None and before["payload"] == payload:
                     counts["unchanged"] += 1
@@ -243,10 +245,10 @@ class DossiersMixin:
                 d = dossiers.get(key)
                 # The dossier's own counters cancel out: only the rating's part changes.
                 if before is not None:
-                    _merge(delta, contribution(d, before), -1)
+                    contribution(d, before, into=delta, sign=-1)
                 else:
-                    _merge(delta, contribution(d, None), -1)
-                _merge(delta, contribution(d, after), +1)
+                    contribution(d, None, into=delta, sign=-1)
+                contribution(d, after, into=delta, sign=+1)
                 old[key] = after
                 counts["updated" if before is not None else "created"] += 1
                 writes.append((key, r["code"], r["score"], r["rated_at"], payload, source, now))
@@ -267,8 +269,8 @@ class DossiersMixin:
                 raise NotFound(f"no dossier {mahoso!r}")
             rating = self._rating_states([mahoso]).get(mahoso)
             delta: dict[tuple[str, str], list[int]] = {}
-            _merge(delta, contribution(before, rating), -1)
-            _merge(delta, contribution(None, rating), +1)
+            contribution(before, rating, into=delta, sign=-1)
+            contribution(None, rating, into=delta, sign=+1)
             self.db.execute("DELETE FROM dossiers WHERE mahoso = ?", [mahoso])
             self._apply_rollup(delta)
 
@@ -315,8 +317,8 @@ class DossiersMixin:
                     continue
                 after = {**d, "sync_state": state}
                 rating = ratings.get(res["mahoso"])
-                _merge(delta, contribution(d, rating), -1)
-                _merge(delta, contribution(after, rating), +1)
+                contribution(d, rating, into=delta, sign=-1)
+                contribution(after, rating, into=delta, sign=+1)
                 current[res["mahoso"]] = after
                 updates.append((state, res["checked_at"], res.get("remote_status"), res["mahoso"]))
                 recorded += 1
