@@ -8,9 +8,9 @@ from mock_portal.faults import FaultError, profile_names
 from mock_portal.world import WorldError, named_worlds
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "mock_portal") -> argparse.ArgumentParser:
     """The command line of the mock portal."""
-    p = argparse.ArgumentParser(prog="mock_portal", description=(
+    p = argparse.ArgumentParser(prog=prog, description=(
         "Serve the mock DVCQG portal, integration adapter, Payment Platform and PayGov."))
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8081, help="port (0 picks a free one)")
@@ -28,9 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "mock_portal") -> int:
     """Parse arguments and serve until SIGTERM/SIGINT."""
-    args = build_parser().parse_args(argv)
+    args = build_parser(prog).parse_args(argv)
     config = {key: value for key, value in (
         ("SESSION_TTL", args.session_ttl), ("TOKEN_TTL", args.token_ttl),
         ("DVCQG_CALLBACK_URL", args.callback_url), ("PAYGOV_IPN_URL", args.ipn_url),

@@ -9,7 +9,11 @@ from . import context, settings as settings_mod
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    """The app factory: settings from `TTHC_` variables (overridable for tests), database upgraded."""
+    """The app factory: settings from `TTHC_` variables (overridable for tests).
+
+    It reads and writes nothing: `tthc init`, `serve`, `up` (and the tests) create or upgrade the
+    database explicitly, so `tthc --help` in an empty directory leaves it empty.
+    """
     app = Flask(__name__)
     overrides = dict(test_config or {})
     cfg = settings_mod.load(overrides=overrides)
@@ -22,19 +26,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # Flask's own keys (TESTING, ...) pass straight through.
     app.config.update({k: v for k, v in overrides.items() if k not in settings_mod.BY_NAME})
     context.init_app(app)
-    _register_optional(app)
-    return app
-
-
-def _register_optional(app: Flask) -> None:
-    """Blueprints and CLI groups; each interface registers itself through its `init_app`."""
+    from . import api, dashboard, ops
     from .cli import init_app as cli_init
+
     cli_init(app)
-    for module in ("registry.api", "registry.dashboard", "registry.ops"):
-        try:
-            mod = __import__(module, fromlist=["init_app"])
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        mod.init_app(app)
+    api.init_app(app)
+    dashboard.init_app(app)
+    ops.init_app(app)
+    return app

@@ -16,6 +16,7 @@ from typing import Any, Iterable
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from . import errors
 from .store import VN_TZ, Store, now_iso
 from .text import clean
 
@@ -30,7 +31,7 @@ DEFAULT_TOKEN_DAYS = 90
 _DUMMY_HASH = generate_password_hash("not-a-password")
 
 
-class AuthError(ValueError):
+class AuthError(errors.InvalidInput):
     """A user or token request that cannot be honoured (bad role, missing scope...)."""
 
 

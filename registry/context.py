@@ -14,10 +14,15 @@ def settings() -> dict[str, Any]:
 
 
 def get_store() -> Store:
-    """The store of this request or command, opened on first use and closed at teardown."""
+    """The store of this request or command, opened on first use and closed at teardown.
+
+    CLI commands set `TTHC_MIGRATE_ON_OPEN` (a command that uses the store may create the database);
+    the web app never migrates: `serve`/`up` do it once before the workers start.
+    """
     if "store" not in g:
         cfg = settings()
-        g.store = open_store(cfg["DATABASE"], cfg["BUSY_TIMEOUT_MS"], migrate=False)
+        migrate = bool(current_app.config.get("TTHC_MIGRATE_ON_OPEN", False))
+        g.store = open_store(cfg["DATABASE"], cfg["BUSY_TIMEOUT_MS"], migrate=migrate)
     return g.store
 
 
@@ -28,8 +33,5 @@ def _close(exc: BaseException | None = None) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Upgrade the database once at start-up and close stores at teardown."""
-    cfg = app.config["TTHC"]
-    with open_store(cfg["DATABASE"], cfg["BUSY_TIMEOUT_MS"], migrate=True):
-        pass
+    """Close stores at teardown. The factory never opens the database (see `create_app`)."""
     app.teardown_appcontext(_close)

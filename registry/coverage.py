@@ -32,17 +32,12 @@ import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-try:
-    from zoneinfo import ZoneInfo
-
-    VN_TZ: Any = ZoneInfo("Asia/Ho_Chi_Minh")
-except Exception:  # pragma: no cover - no tz database: Vietnam has had no DST since 1975
-    VN_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
+from .clock import VN_TZ, format_time, to_datetime
 
 METHOD = "tthc-coverage/1"
 BASES = ("declared", "verified")
@@ -112,24 +107,6 @@ SPECS = (
 
 
 INDICATORS = tuple(spec.id for spec in SPECS) + DOSSIER_INDICATORS
-
-
-def to_datetime(value: str | datetime | date | None) -> datetime | None:
-    """Parse an ISO string (or date/datetime) to an aware datetime; naive means Hà Nội time."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, date):
-        moment = datetime(value.year, value.month, value.day)
-    else:
-        moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=VN_TZ)
-
-
-def format_time(moment: datetime) -> str:
-    """A report timestamp: Hà Nội time, ISO 8601, whole seconds."""
-    return moment.astimezone(VN_TZ).isoformat(timespec="seconds")
 
 
 _iso = format_time

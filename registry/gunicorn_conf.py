@@ -9,9 +9,15 @@ from __future__ import annotations
 import os
 import tempfile
 
-from prometheus_client import multiprocess
+# Before anything imports prometheus_client: it picks its multiprocess value class at import time,
+# and the workers fork from this (master) process. Set in `on_starting`, it came too late and the
+# workers counted nothing visible to /metrics.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tthc-metrics-")
 
-from registry.settings import load
+from prometheus_client import multiprocess  # noqa: E402
+
+from registry.settings import load  # noqa: E402
 
 _cfg = load()
 
@@ -27,12 +33,6 @@ max_requests_jitter = 500
 accesslog = None        # the app logs every request itself (TTHC_LOG_FORMAT)
 errorlog = "-"
 proc_name = "tthc"
-
-
-def on_starting(server) -> None:  # noqa: ANN001 - gunicorn's hook signature
-    """Give the workers one directory to share Prometheus figures through."""
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tthc-metrics-")
 
 
 def child_exit(server, worker) -> None:  # noqa: ANN001

@@ -10,6 +10,7 @@ from typing import Any, Iterator
 
 from marshmallow import ValidationError
 
+from . import errors
 from .schemas import ImportRowSchema
 from .text import clean, clean_multiline, fold
 
@@ -29,7 +30,7 @@ _CANONICAL = {"code", "name", "field", "agency", "agencies", "issuing_agency", "
 _TEXT = {"code", "name", "field", "agency", "issuing_agency", "levels"}
 
 
-class ImportFileError(ValueError):
+class ImportFileError(errors.InvalidInput):
     """The file as a whole cannot be read (wrong format, no header, not JSON...)."""
 
 

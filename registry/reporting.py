@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Any, Mapping, Sequence
 
-from .coverage import build_report, format_time, to_datetime
+from .clock import format_time, to_datetime
+from .coverage import build_report
 from .store import VN_TZ, Store
 
 

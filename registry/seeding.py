@@ -5,12 +5,13 @@ import json
 from importlib import resources
 from typing import Any
 
+from . import errors
 from .importer import parse
 from .schemas import TargetSchema
 from .store import Store
 
 
-class FixtureError(ValueError):
+class FixtureError(errors.NotFound, ValueError):
     """The named fixture does not exist or its data does not validate."""
 
 

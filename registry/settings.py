@@ -7,6 +7,8 @@ from typing import Any, Mapping
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from . import errors
+
 PREFIX = "TTHC_"
 
 
@@ -93,7 +95,7 @@ BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 _Schema = Schema.from_dict({s.name: s.field for s in SETTINGS})
 
 
-class SettingsError(ValueError):
+class SettingsError(errors.InvalidInput):
     """A `TTHC_` variable holds a value its setting does not accept."""
 
 
@@ -111,3 +113,27 @@ def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] 
     if overrides:
         result.update({k: v for k, v in overrides.items() if k in BY_NAME})
     return result
+
+
+#: Settings that are secrets: their shipped defaults only suit the mock portal on this machine.
+CREDENTIALS = ("SECRET_KEY", "ADAPTER_PASSWORD", "PAYMENT_SECRET", "PAYGOV_ACCESS_KEY", "PAYGOV_SECRET_KEY",
+               "LGSP_CLIENT_SECRET")
+#: Settings naming where a portal upstream lives (those a deployment has).
+UPSTREAM_URLS = ("PORTAL_URL", "CATALOG_URL", "ADAPTER_URL", "PAYMENT_URL", "LGSP_URL", "PAYGOV_URL", "SSO_URL",
+                 "CITY_PORTAL_URL")
+_LOOPBACK = ("127.", "localhost", "[::1]")
+
+
+def check_real_portal(cfg: Mapping[str, Any]) -> None:
+    """Refuse (SettingsError) to talk to a real portal while a credential still has its shipped default.
+
+    A portal URL on a loopback address is taken as a local mock_portal, which knows the defaults.
+    """
+    from urllib.parse import urlsplit
+
+    real = [name for name in UPSTREAM_URLS if cfg.get(name)
+            and not (urlsplit(str(cfg[name])).netloc or "").startswith(_LOOPBACK)]
+    shipped = [PREFIX + name for name in CREDENTIALS if name in BY_NAME and cfg.get(name) == BY_NAME[name].default]
+    if real and shipped:
+        raise SettingsError(f"{PREFIX}{real[0]} points at a real portal but {', '.join(shipped)} "
+                            "still have their shipped defaults: set them first")

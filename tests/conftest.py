@@ -19,6 +19,7 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def app(db_path: Path):
+    open_store(db_path).close()  # the factory never migrates: tests create the database explicitly
     app = create_app({"DATABASE": str(db_path), "TESTING": True, "SECRET_KEY": "test"})
     yield app
 

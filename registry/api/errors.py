@@ -9,6 +9,7 @@ from typing import Any, Mapping
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
+from ..errors import RegistryError
 from ..store import StoreBusy
 
 PROBLEM_MIMETYPE = "application/problem+json"
@@ -151,9 +152,16 @@ def handle_database_busy(error: StoreBusy) -> Response:
     )
 
 
+def handle_registry_error(error: RegistryError) -> Response:
+    """Any error of the registry's tree: its own status and problem type (internals never leak)."""
+    detail = str(error) if error.status < 500 else "The server failed to handle this request."
+    return problem_response(error.status, slug=error.slug, detail=detail, headers=error.headers)
+
+
 def attach(blueprint: Any) -> None:
     """Blueprint-level handlers, so a view's errors are problems whatever else the app registers."""
     blueprint.register_error_handler(HTTPException, _http_problem)
+    blueprint.register_error_handler(RegistryError, handle_registry_error)
     blueprint.register_error_handler(StoreBusy, handle_database_busy)
 
 

@@ -20,7 +20,13 @@ def _echo_json(doc: object) -> None:
 
 @click.group("user", cls=AppGroup)
 def user_group() -> None:
-    """API users: viewer, editor (scoped to agencies) or admin."""
+    """API users: viewer, editor (scoped to agencies) or admin.
+
+    \b
+    Example:
+        tthc user add alice --role editor --agency "Sở Tư pháp"
+        tthc user list
+    """
 
 
 @user_group.command("add")
@@ -47,7 +53,12 @@ def user_add(
     password_stdin: bool,
     actor: str,
 ) -> None:
-    """Create a user (the password is stored as a scrypt hash)."""
+    """Create a user (the password is stored as a scrypt hash).
+
+    \b
+    Example:
+        tthc user add alice --role editor --agency "Sở Tư pháp" --password-stdin < pw.txt
+    """
     if password is not None and password_stdin:
         raise click.UsageError("give --password or --password-stdin, not both")
     if password_stdin:
@@ -67,7 +78,12 @@ def user_add(
 @user_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def user_list(as_json: bool) -> None:
-    """List users with their role and agencies."""
+    """List users with their role and agencies.
+
+    \b
+    Example:
+        tthc user list --json
+    """
     users = get_store().list_users()
     if as_json:
         _echo_json(users)
@@ -79,7 +95,13 @@ def user_list(as_json: bool) -> None:
 
 @click.group("token", cls=AppGroup)
 def token_group() -> None:
-    """API bearer tokens: random, stored hashed, shown once, expiring, revocable."""
+    """API bearer tokens: random, stored hashed, shown once, expiring, revocable.
+
+    \b
+    Example:
+        tthc token create alice --name nightly-import
+        tthc token list
+    """
 
 
 @token_group.command("create")
@@ -96,7 +118,12 @@ def token_group() -> None:
 )
 @click.option("--actor", default="cli", show_default=True, help="Name recorded in the audit log.")
 def token_create(username: str, name: str, expires_days: float, actor: str) -> None:
-    """Create a token for USERNAME and print it (on stdout, alone: it is never shown again)."""
+    """Create a token for USERNAME and print it (on stdout, alone: it is never shown again).
+
+    \b
+    Example:
+        tthc token create alice --name nightly-import --expires-days 30
+    """
     try:
         token, rec = auth.issue_token(
             get_store(), username, name=name, expires_days=expires_days, actor=actor, source="cli"
@@ -115,7 +142,12 @@ def token_create(username: str, name: str, expires_days: float, actor: str) -> N
 @click.option("--user", "username", help="Only this user's tokens.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def token_list(username: str | None, as_json: bool) -> None:
-    """List tokens (id, owner, name, prefix, expiry, last use, revocation); never the tokens."""
+    """List tokens (id, owner, name, prefix, expiry, last use, revocation); never the tokens.
+
+    \b
+    Example:
+        tthc token list --user alice
+    """
     tokens = get_store().list_tokens(username)
     if as_json:
         _echo_json(tokens)
@@ -132,7 +164,12 @@ def token_list(username: str | None, as_json: bool) -> None:
 @click.argument("token_id", type=int)
 @click.option("--actor", default="cli", show_default=True, help="Name recorded in the audit log.")
 def token_revoke(token_id: int, actor: str) -> None:
-    """Revoke token ID for good."""
+    """Revoke token ID for good.
+
+    \b
+    Example:
+        tthc token revoke 3
+    """
     try:
         rec = get_store().revoke_token(token_id, actor=actor, source="cli")
     except NotFound as exc:

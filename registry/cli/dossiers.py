@@ -19,7 +19,13 @@ from ..store import StoreError, SweepBusy
 
 @click.group("dossiers")
 def dossiers_group() -> None:
-    """Dossiers and ratings (DongBoHoSoMC / DongBoDanhGia): import, report, check, relay."""
+    """Dossiers and ratings (DongBoHoSoMC / DongBoDanhGia): import, report, check, relay.
+
+    \b
+    Example:
+        tthc dossiers import hoso-2021.jsonl --dry-run
+        tthc dossiers report --period 2021
+    """
 
 
 @dossiers_group.command("import")
@@ -33,6 +39,11 @@ def import_cmd(file: Path, kind: str, dry_run: bool, as_json: bool) -> None:
     """Import a JSONL, CSV or XLSX file of dossiers or ratings: all or nothing.
 
     Every bad row is reported with its line and field; exit status 1 when any row is bad.
+
+    \b
+    Example:
+        tthc dossiers import hoso-2021.xlsx --dry-run
+        tthc dossiers import danhgia.jsonl --kind ratings
     """
     try:
         report = dossiers.import_file(get_store(), settings(), file, kind=kind, dry_run=dry_run)
@@ -59,14 +70,21 @@ def import_cmd(file: Path, kind: str, dry_run: bool, as_json: bool) -> None:
 @click.option("--period", help="2021, 2021-Q3 or 2021-07 (default: the latest year with dossiers).")
 @click.option("--from", "day_from", help="First day (YYYY-MM-DD), with --to.")
 @click.option("--to", "day_to", help="Last day (YYYY-MM-DD), with --from.")
-@click.option("--basis", type=click.Choice(["declared", "verified"]), default="declared", show_default=True)
-@click.option("--group-by", "group_by", multiple=True, type=click.Choice(["agency", "field", "level", "procedure"]))
+@click.option("--basis", type=click.Choice(["declared", "verified"]), default="declared", show_default=True,
+              help="Declared (as synced) or verified (only dossiers DVCQG confirmed).")
+@click.option("--group-by", "group_by", multiple=True, type=click.Choice(["agency", "field", "level", "procedure"]),
+              help="Group the figures (repeat for several).")
 @click.option("--json", "fmt", flag_value="json", help="The report as JSON.")
 @click.option("--csv", "fmt", flag_value="csv", help="The report as CSV.")
 @with_appcontext
 def report_cmd(period: str | None, day_from: str | None, day_to: str | None, basis: str,
                group_by: tuple[str, ...], fmt: str | None) -> None:
-    """The coverage report with the dossier indicators of a period (method tthc-coverage/2)."""
+    """The coverage report with the dossier indicators of a period (method tthc-coverage/2).
+
+    \b
+    Example:
+        tthc dossiers report --period 2021-Q3 --basis verified --json
+    """
     try:
         chosen = dossiers.parse_period(period, day_from, day_to) if (period or day_from or day_to) else None
     except ValueError as exc:
@@ -96,7 +114,12 @@ def report_cmd(period: str | None, day_from: str | None, day_to: str | None, bas
 @click.option("--limit", type=click.IntRange(min=0), help="At most this many dossiers (default: the setting).")
 @with_appcontext
 def check_cmd(limit: int | None) -> None:
-    """Look up queued dossiers on DVCQG (TraCuuHoSo): synced / status_behind / missing / unknown."""
+    """Look up queued dossiers on DVCQG (TraCuuHoSo): synced / status_behind / missing / unknown.
+
+    \b
+    Example:
+        tthc dossiers check --limit 5000
+    """
     try:
         run = probing.check_dossiers(get_store(), settings(), actor="cli", limit=limit)
     except (probing.ProbeConfigError, SweepBusy) as exc:
@@ -111,7 +134,12 @@ def check_cmd(limit: int | None) -> None:
 @click.option("--watch", is_flag=True, help="Keep delivering (backoff after failures) until Ctrl-C.")
 @with_appcontext
 def relay_cmd(watch: bool) -> None:
-    """Deliver the relay outbox to DVCQG in order (TTHC_DOSSIER_RELAY mode)."""
+    """Deliver the relay outbox to DVCQG in order (TTHC_DOSSIER_RELAY mode).
+
+    \b
+    Example:
+        tthc dossiers relay --watch
+    """
     cfg = settings()
     try:
         if watch:
@@ -130,10 +158,15 @@ def relay_cmd(watch: bool) -> None:
 
 
 @dossiers_group.command("unsynced")
-@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True, help="How many to list.")
 @with_appcontext
 def unsynced_cmd(limit: int) -> None:
-    """Dossiers DVCQG does not hold as the registry does (missing, status behind)."""
+    """Dossiers DVCQG does not hold as the registry does (missing, status behind).
+
+    \b
+    Example:
+        tthc dossiers unsynced --limit 20
+    """
     for row in dossiers.unsynced(get_store(), limit):
         click.echo(f"{row['mahoso']}\t{row['code']}\t{row['sync_state']}\tours {row['status']}\t"
                    f"DVCQG {row['remote_status'] or '-'}")

@@ -27,6 +27,12 @@ def probe_cmd(codes: tuple[str, ...], all_: bool, kind: str, resume: bool, as_js
     """Probe DVCQG linkage and online payment of procedures (CODE... or --all) and keep the evidence.
 
     Exit status: 0 when the sweep completed, 1 when it did not (portal unavailable, failed).
+
+    \b
+    Example:
+        tthc probe --all --kind linkage
+        tthc probe 1.001193 2.002195 --json
+        tthc probe --resume
     """
     if resume and (codes or all_):
         raise click.UsageError("--resume continues the interrupted sweep as it was: give no CODE or --all")
@@ -58,7 +64,12 @@ def probe_cmd(codes: tuple[str, ...], all_: bool, kind: str, resume: bool, as_js
 @click.option("--csv", "fmt", flag_value="csv", help="CSV with a header row.")
 @with_appcontext
 def discrepancies_cmd(fmt: str | None) -> None:
-    """Where the declarations and the latest probe verdicts disagree (default: a table)."""
+    """Where the declarations and the latest probe verdicts disagree (default: a table).
+
+    \b
+    Example:
+        tthc discrepancies --csv > discrepancies.csv
+    """
     rows = probing.discrepancies(get_store(), settings())
     if fmt == "json":
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))

@@ -11,6 +11,7 @@ from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException
 
 from ..context import settings
+from ..errors import RegistryError
 from . import labels
 from .blueprint import bp
 from .formatting import FILTERS
@@ -59,6 +60,13 @@ def _http_error(exc: HTTPException) -> Any:
         message = None
     return render_template("dashboard/error.html", code=code, title=ERROR_TITLES.get(code, "Lỗi"),
                            message=message), code
+
+
+@bp.errorhandler(RegistryError)
+def _registry_error(exc: RegistryError) -> Any:
+    """Errors of the registry's tree as the Vietnamese error page (never the English message)."""
+    return render_template("dashboard/error.html", code=exc.status, title=exc.title_vi,
+                           message=exc.message_vi), exc.status
 
 
 def init_app(app: Flask) -> None:

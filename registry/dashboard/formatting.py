@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..coverage import VN_TZ, to_datetime
+from ..clock import VN_TZ, to_datetime
 
 
 def vn_number(value: Any) -> str:

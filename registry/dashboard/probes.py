@@ -6,6 +6,7 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
 from ..context import get_store, settings
+from ..errors import RegistryError
 from ..store import NotFound
 from . import sweeps, tables
 from .blueprint import bp
@@ -64,8 +65,8 @@ def probe_start() -> Any:
     except sweeps.SweepBusy as exc:
         flash(f"Đang có một lượt kiểm tra chạy, chưa thể bắt đầu lượt mới ({exc}).", "error")
         return redirect(url_for("dashboard.probe_runs"))
-    except ValueError as exc:  # the engine refuses before probing (e.g. no portal configured)
-        flash(f"Chưa thể bắt đầu lượt kiểm tra: {exc}", "error")
+    except RegistryError as exc:  # the engine refuses before probing (e.g. no portal configured)
+        flash(f"Chưa thể bắt đầu lượt kiểm tra: {exc.title_vi.lower()}.", "error")
         return redirect(url_for("dashboard.probe_runs"))
     flash(f"Đã bắt đầu lượt kiểm tra #{run['id']}.", "success")
     return redirect(url_for("dashboard.probe_run", run_id=run["id"]))

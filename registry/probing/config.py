@@ -6,8 +6,10 @@ from typing import Any, Mapping
 
 from connectors import ConfigurationError, PortalConfig
 
+from .. import errors
 
-class ProbeConfigError(ValueError):
+
+class ProbeConfigError(errors.InvalidInput):
     """The settings do not allow a sweep (no portal URL, an invalid URL...)."""
 
 

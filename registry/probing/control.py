@@ -19,6 +19,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, 
 
 from connectors import Verdict
 
+from .. import errors
 from ..store import Store, SweepBusy, open_store
 from .dossiers import KIND as DOSSIER_KIND
 from .dossiers import check_dossiers
@@ -31,7 +32,7 @@ log = logging.getLogger("tthc.probing")
 _background: dict[int, subprocess.Popen] = {}
 
 
-class NothingToResume(LookupError):
+class NothingToResume(errors.NotFound):
     """`--resume` was asked but no interrupted run exists."""
 
 

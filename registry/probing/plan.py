@@ -14,12 +14,14 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from connectors import CHANNELS
 
+from .. import errors
+
 KINDS = ("linkage", "payment", "all")
 DIMENSIONS = ("linkage", "payment")
 ALL = "all"
 
 
-class SelectionError(ValueError):
+class SelectionError(errors.InvalidInput):
     """A selection names procedures that are not registered or not active."""
 
     def __init__(self, message: str, codes: Sequence[str] = ()) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
+from .. import errors
 from .db import now_iso, write_transaction
 from .errors import NotFound, StoreError
 
@@ -21,7 +22,7 @@ TOKEN_COLS = (
 )
 
 
-class DuplicateUser(StoreError):
+class DuplicateUser(StoreError, errors.Conflict):
     """A user with this name already exists."""
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from datetime import datetime, timedelta, timezone
 from itertools import chain
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -12,13 +11,7 @@ import sqlite_utils
 
 from .errors import StoreBusy
 
-# Asia/Ho_Chi_Minh has had no daylight saving since 1975: a fixed offset is exact.
-VN_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
-
-
-def now_iso() -> str:
-    """Now in Vietnam time, ISO 8601 with offset, microseconds kept so audit order is total."""
-    return datetime.now(VN_TZ).isoformat(timespec="microseconds")
+from ..clock import VN_TZ, now_iso  # noqa: F401 - re-exported: the store stamps its writes with it
 
 
 def connect(path: str | Path, busy_timeout_ms: int = 10000) -> sqlite_utils.Database:

@@ -1,19 +1,22 @@
-"""Errors the store raises; the interface shells map them to HTTP statuses or CLI messages."""
+"""Errors the store raises: branches of the registry's exception tree (`registry/errors.py`)."""
+from __future__ import annotations
+
+from .. import errors
 
 
-class StoreError(Exception):
+class StoreError(errors.RegistryError):
     """Base of every store error."""
 
 
-class NotFound(StoreError):
+class NotFound(StoreError, errors.NotFound):
     """No such procedure (or other record)."""
 
 
-class DuplicateCode(StoreError):
+class DuplicateCode(StoreError, errors.Conflict):
     """A procedure with this code already exists."""
 
 
-class VersionConflict(StoreError):
+class VersionConflict(StoreError, errors.PreconditionFailed):
     """The record changed since the caller read it (optimistic concurrency)."""
 
     def __init__(self, message: str, current_version: int | None = None) -> None:
@@ -21,5 +24,5 @@ class VersionConflict(StoreError):
         self.current_version = current_version
 
 
-class StoreBusy(StoreError):
+class StoreBusy(StoreError, errors.Unavailable):
     """Another writer held the database longer than the busy timeout; retrying later may work."""

@@ -5,6 +5,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping
 
+from .. import errors
 from .db import now_iso, write_transaction
 from .errors import NotFound, StoreError
 
@@ -15,7 +16,7 @@ ATTEMPT_COLS = ("id", "run_id", "code", "dimension", "verdict", "checked_at", "d
 FINAL_STATUSES = ("completed", "portal_unavailable", "failed", "interrupted", "cancelled")
 
 
-class SweepBusy(StoreError):
+class SweepBusy(StoreError, errors.Conflict):
     """Another sweep is running on this database."""
 
 
