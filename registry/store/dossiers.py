@@ -129,6 +129,41 @@ _UPSERT_DOSSIER = (
         f"{c} = excluded.{c}" for c in DOSSIER_COLS if c not in ("mahoso", "created_at", "source")))
 
 
+_INSERT_DOSSIER = f"INSERT INTO dossiers ({', '.join(DOSSIER_COLS)}) VALUES ({', '.join('?' * len(DOSSIER_COLS))})"
+# What `contribution` adds for a new, unrated, unchecked dossier, as one set-based aggregate over
+# the rows just inserted (rowid > :mark): the bulk path. Both paths are checked against the raw
+# aggregate by tests/dossiers/test_rollups.py.
+_FIN = "substr(coalesce(finished_at, returned_at), 1, 10)"
+_DUE = "substr(due_at, 1, 10)"
+_OPEN = "status NOT IN (3, 7, 8, 9, 10)"
+_FRESH_COLS = ("received", "recv_direct", "recv_online", "recv_post", "online_fee_ok", "paid_online", "resolved",
+               "resolved_early", "resolved_on_time", "resolved_late", "resolved_no_due", "pending_due",
+               "pending_no_due")
+_FRESH_UNION = f"""
+    SELECT substr(received_at, 1, 10) AS day, code, 1 AS received, channel = '1' AS recv_direct,
+           channel = '2' AS recv_online, channel = '3' AS recv_post,
+           channel = '2' AND (has_fee = 0 OR paid_online = 1) AS online_fee_ok, paid_online,
+           0 AS resolved, 0 AS resolved_early, 0 AS resolved_on_time, 0 AS resolved_late, 0 AS resolved_no_due,
+           0 AS pending_due, 0 AS pending_no_due
+    FROM dossiers WHERE rowid > :mark AND received_at IS NOT NULL
+    UNION ALL
+    SELECT {_FIN}, code, 0, 0, 0, 0, 0, 0, 1, due_at IS NOT NULL AND {_FIN} < {_DUE},
+           due_at IS NOT NULL AND {_FIN} = {_DUE}, due_at IS NOT NULL AND {_FIN} > {_DUE}, due_at IS NULL, 0, 0
+    FROM dossiers WHERE rowid > :mark AND status IN (9, 10) AND coalesce(finished_at, returned_at) IS NOT NULL
+    UNION ALL
+    SELECT {_DUE}, code, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0
+    FROM dossiers WHERE rowid > :mark AND {_OPEN} AND due_at IS NOT NULL
+    UNION ALL
+    SELECT coalesce(substr(received_at, 1, 10), '{NO_DAY}'), code, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1
+    FROM dossiers WHERE rowid > :mark AND {_OPEN} AND due_at IS NULL"""
+_FRESH_ROLLUPS = tuple(
+    f"INSERT INTO {table} ({key}, code, {', '.join(_FRESH_COLS)}) "
+    f"SELECT {expr}, code, {', '.join(f'sum({c})' for c in _FRESH_COLS)} FROM ({_FRESH_UNION}) WHERE true "
+    f"GROUP BY {expr}, code ON CONFLICT ({key}, code) DO UPDATE SET "
+    + ", ".join(f"{c} = {c} + excluded.{c}" for c in _FRESH_COLS)
+    for table, key, expr in (("dossier_daily", "day", "day"), ("dossier_monthly", "month", "substr(day, 1, 7)")))
+
+
 def _chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
@@ -195,11 +230,24 @@ class DossiersMixin:
             ratings = self._rating_states(keys)
             delta: dict[tuple[str, str], list[int]] = {}
             writes = []
+            fresh = []
             outbox = []
+            seen_once: dict[str, int] = {}
+            for k in keys:
+                seen_once[k] = seen_once.get(k, 0) + 1
             for r in rows:
                 key = r["mahoso"]
                 payload = r.get("payload_text") or payload_text(r["payload"])
                 before = old.get(key)
+                if before is None and key not in ratings and seen_once[key] == 1:
+                    # A new dossier without rating: its rollups are aggregated in SQL below.
+                    counts["created"] += 1
+                    fresh.append((key, r["code"], int(r["status"]), r["channel"], int(bool(r["paid_online"])),
+                                  int(bool(r["has_fee"])), r["received_at"], r["due_at"], r["finished_at"],
+                                  r["returned_at"], payload, source, now, now, "pending", None, None))
+                    if relay:
+                        outbox.append((key, int(is_updating), payload, now))
+                    continue
                 if before is not None and before["payload"] == payload:
                     counts["unchanged"] += 1
                     continue
@@ -215,6 +263,11 @@ class DossiersMixin:
                                r["returned_at"], payload, source, now, now, "pending", None, None))
                 if relay:
                     outbox.append((key, int(before is not None or is_updating), payload, now))
+            if fresh:
+                mark = self.db.execute("SELECT coalesce(max(rowid), 0) FROM dossiers").fetchone()[0]
+                self.db.conn.executemany(_INSERT_DOSSIER, fresh)
+                for sql in _FRESH_ROLLUPS:
+                    self.db.execute(sql, {"mark": mark})
             if writes:
                 self.db.conn.executemany(_UPSERT_DOSSIER, writes)
             self._apply_rollup(delta)
