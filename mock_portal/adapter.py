@@ -151,6 +151,8 @@ def dong_bo_ho_so(body: dict[str, Any], unit: str) -> Response:
                 "madonvi": unit, "received_at": iso_now(),
                 "updates": previous["updates"] + 1 if previous else 0,
             }
+            state.dossier_log.append({"MaHoSo": d["MaHoSo"], "isUpdating": updating,
+                                      "TrangThaiHoSo": d["TrangThaiHoSo"], "madonvi": unit})
     return answer("00", "Thành công")
 
 
@@ -165,9 +167,38 @@ def tra_cuu_ho_so(body: dict[str, Any], unit: str) -> Response:
         return answer("00", "Thành công", [dict(kept["dossier"])] if kept else [])
 
 
+class RatingSchema(Schema):
+    """A rating of `DongBoDanhGia` [ours]."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    MaHoSo = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    MaTTHC = fields.String(required=True, validate=validate.Length(min=1))
+    MucDoHaiLong = _Code(required=True, validate=validate.OneOf(["1", "2", "3"]))
+    NgayDanhGia = fields.String(required=True, validate=_STAMP)
+
+
+def dong_bo_danh_gia(body: dict[str, Any], unit: str) -> Response:
+    """`DongBoDanhGia`: keep ratings (one per dossier; a later one replaces it)."""
+    data = body.get("data")
+    if not isinstance(data, list) or not data:
+        return answer("02", "data phải là danh sách đánh giá")
+    try:
+        ratings = RatingSchema(many=True).load(data)
+    except ValidationError as exc:
+        return answer("02", f"Đánh giá không hợp lệ: {exc.messages}")
+    state = portal()
+    with state.lock:
+        for r, raw in zip(ratings, data):
+            state.ratings[r["MaHoSo"]] = {"rating": dict(raw), "madonvi": unit, "received_at": iso_now()}
+    return answer("00", "Thành công")
+
+
 Service = Callable[[dict[str, Any], str], Response]
 SHARE: dict[str, Service] = {"LayThuTuc": lay_thu_tuc, "LayDVC": lay_dvc}
-INTEGRATION: dict[str, Service] = {"DongBoHoSoMC": dong_bo_ho_so, "TraCuuHoSo": tra_cuu_ho_so}
+INTEGRATION: dict[str, Service] = {"DongBoHoSoMC": dong_bo_ho_so, "TraCuuHoSo": tra_cuu_ho_so,
+                                   "DongBoDanhGia": dong_bo_danh_gia}
 
 
 def _dispatch(services: dict[str, Service]) -> Response:
@@ -195,5 +226,5 @@ def share() -> Response:
 
 @bp.post("/integration")
 def integration() -> Response:
-    """Dossier services: `DongBoHoSoMC`, `TraCuuHoSo`."""
+    """Dossier services: `DongBoHoSoMC`, `TraCuuHoSo`, `DongBoDanhGia`."""
     return _dispatch(INTEGRATION)

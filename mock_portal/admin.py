@@ -213,3 +213,14 @@ def dossiers() -> Response:
     state = portal()
     with state.lock:
         return jsonify({"dossiers": [dict(v, MaHoSo=k) for k, v in state.dossiers.items()]})
+
+
+@bp.get("/dossiers/log")
+def dossier_log() -> Response:
+    """Every accepted `DongBoHoSoMC` dossier in arrival order (`since`: skip that many)."""
+    state = portal()
+    since = request.args.get("since", "0")
+    start = int(since) if since.isdigit() else 0
+    with state.lock:
+        return jsonify({"total": len(state.dossier_log), "log": state.dossier_log[start:],
+                        "ratings": len(state.ratings)})

@@ -13,6 +13,7 @@ from flask import current_app
 
 from mock_portal.callbacks import CallbackDispatcher
 from mock_portal.clock import iso_now, now_vn
+from mock_portal.dossier_world import world_dossiers
 from mock_portal.faults import FaultSet
 from mock_portal.world import World
 
@@ -75,7 +76,11 @@ class PortalState:
     def _clear(self) -> None:
         self.sessions: dict[str, Grant] = {}
         self.tokens: dict[str, Grant] = {}
-        self.dossiers: dict[str, dict[str, Any]] = {}
+        # The world's dossiers as DVCQG received them (when the world ships some), then every
+        # DongBoHoSoMC accepted (in `dossier_log`, in order) and DongBoDanhGia ratings.
+        self.dossiers: dict[str, dict[str, Any]] = world_dossiers(self.world)
+        self.dossier_log: list[dict[str, Any]] = []
+        self.ratings: dict[str, dict[str, Any]] = {}
         self.payments: dict[str, Payment] = {}
         self.journal: deque[dict[str, Any]] = deque(maxlen=int(self.config["JOURNAL_MAX"]))
         self._journal_seq = 0

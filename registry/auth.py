@@ -20,7 +20,10 @@ from . import errors
 from .store import VN_TZ, Store, now_iso
 from .text import clean
 
-ROLES = ("viewer", "editor", "admin")
+ROLES = ("viewer", "editor", "admin", "system")
+# Scoped roles: an editor changes procedures of its agencies; a `system` (an integration
+# account of a one-stop system) syncs dossiers of its agencies' procedures, nothing else.
+SCOPED_ROLES = ("editor", "system")
 TOKEN_PREFIX = "tthc_"
 DEFAULT_TOKEN_DAYS = 90
 # A fixed hash to compare against when the user does not exist, so that a wrong user name
@@ -86,10 +89,10 @@ def add_user(
         raise AuthError("the user name must not be empty")
     if role not in ROLES:
         raise AuthError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
-    if role == "editor" and not scope:
-        raise AuthError("an editor needs at least one agency (--agency NAME)")
-    if role != "editor" and scope:
-        raise AuthError(f"only editors are scoped to agencies; a {role} sees all of them")
+    if role in SCOPED_ROLES and not scope:
+        raise AuthError(f"a{'n' if role == 'editor' else ''} {role} needs at least one agency (--agency NAME)")
+    if role not in SCOPED_ROLES and scope:
+        raise AuthError(f"only editors and systems are scoped to agencies; a {role} sees all of them")
     if len(password) < 8:
         raise AuthError("the password must have at least 8 characters")
     return store.create_user(

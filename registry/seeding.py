@@ -36,4 +36,28 @@ def load_fixture(store: Store, name: str, *, actor: str = "system") -> dict[str,
     if targets_file.is_file():
         targets = TargetSchema(many=True).load(json.loads(targets_file.read_text("utf-8")))
         store.replace_targets(targets, actor=actor, source="fixture")
-    return {"fixture": name, "targets": len(targets), **{k: len(v) for k, v in outcome.items()}}
+    result = {"fixture": name, "targets": len(targets), **{k: len(v) for k, v in outcome.items()}}
+    if (root / "dossiers.jsonl.gz").is_file():
+        result["dossiers"] = _load_dossiers(store, root)
+    return result
+
+
+def _load_dossiers(store: Store, root: Any) -> dict[str, Any]:
+    """The fixture's dossiers and ratings (gzipped JSONL, as one-stop systems sync them)."""
+    import gzip
+
+    from .dossiers import load_rows
+
+    def rows(name: str) -> list[dict[str, Any]]:
+        path = root / name
+        if not path.is_file():
+            return []
+        text = gzip.decompress(path.read_bytes()).decode("utf-8")
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    try:
+        written = load_rows(store, rows("dossiers.jsonl.gz"), rows("ratings.jsonl.gz"), source="fixture")
+    except ValueError as exc:
+        raise FixtureError(f"fixture dossiers: {exc}") from exc
+    return {"dossiers": written["dossiers"]["created"] + written["dossiers"]["updated"],
+            "ratings": written["ratings"]["created"] + written["ratings"]["updated"]}

@@ -121,6 +121,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SMTP_FROM", fields.String(), "tthc@localhost", "Sender address of alert e-mails."),
     Setting("SMTP_STARTTLS", fields.Boolean(), True,
             "Require STARTTLS on the SMTP connection (a server not offering it fails the delivery)."),
+    Setting("DOSSIER_RELAY", fields.Boolean(), False,
+            "Relay mode: forward every accepted dossier sync to the DVCQG adapter through a durable outbox."),
+    Setting("DOSSIER_RELAY_BATCH", _int(1, 1000), 100,
+            "Dossiers per `DongBoHoSoMC` call when the relay delivers its outbox."),
+    Setting("DOSSIER_CHECK_LIMIT", _int(0), 20000,
+            "Most dossiers one `dossier_sync` sweep looks up on DVCQG (`TraCuuHoSo`); the rest wait."),
+    Setting("DOSSIER_RELAY_AUTO", fields.Boolean(), True,
+            "Relay mode: deliver right after each accepted sync, in a background thread (else `tthc dossiers relay`)."),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

@@ -19,7 +19,7 @@ from . import errors
 from .security import SCHEME, SECURITY_SCHEME
 
 MODULES = ("procedures", "imports", "coverage", "targets", "audit", "account", "users", "report_schemas",
-           "federation", "alerts")
+           "federation", "alerts", "dossiers")
 OPTIONAL_MODULES = ("probes",)
 
 DESCRIPTION = """\

@@ -17,7 +17,7 @@ from registry.errors import RegistryError
 
 #: The modules whose `COMMANDS` list makes up the CLI, in the order `--help` shows them.
 COMMAND_MODULES = ("registry.cli.data", "registry.cli.auth", "registry.cli.probe", "registry.cli.serve",
-                   "registry.cli.federation", "registry.cli.alerts")
+                   "registry.cli.federation", "registry.cli.alerts", "registry.cli.dossiers")
 
 
 def _create_app() -> Flask:

@@ -16,8 +16,8 @@ from ..store import StoreError, SweepBusy
 @click.command("probe")
 @click.argument("codes", nargs=-1)
 @click.option("--all", "all_", is_flag=True, help="Probe every active procedure.")
-@click.option("--kind", type=click.Choice(probing.KINDS), default="all", show_default=True,
-              help="Which dimension to probe.")
+@click.option("--kind", type=click.Choice([*probing.KINDS, "dossier_sync"]), default="all", show_default=True,
+              help="Which dimension to probe (dossier_sync: dossiers on DVCQG; `all` includes it).")
 @click.option("--resume", is_flag=True, help="Resume the last interrupted sweep (what it finished is kept).")
 @click.option("--json", "as_json", is_flag=True, help="Print the finished run as JSON.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")

@@ -21,6 +21,7 @@ from . import breakdowns, editing, imports, overview, probes, procedures, staff 
 from . import accounts  # noqa: F401,E402 (routes)
 from . import federation  # noqa: F401,E402 (routes)
 from . import alerts  # noqa: F401,E402 (routes)
+from . import dossiers as _dossiers  # noqa: F401,E402 (routes: the "Hồ sơ" page)
 
 # (endpoint, text, endpoints under which the entry is the current page)
 NAV = (("dashboard.overview", "Tổng quan", ()),
@@ -28,6 +29,7 @@ NAV = (("dashboard.overview", "Tổng quan", ()),
        ("dashboard.procedures", "Thủ tục", ("dashboard.procedure",)),
        ("dashboard.discrepancies", "Sai lệch", ()),
        ("dashboard.probe_runs", "Lượt kiểm tra", ("dashboard.probe_run",)),
+       ("dashboard.dossiers_page", "Hồ sơ", ()),
        ("dashboard.federation_page", "Liên thông", ()),
        ("dashboard.alerts_page", "Cảnh báo", ()))
 STAFF_NAV = (("dashboard.procedure_new", "Đăng ký thủ tục", ()),

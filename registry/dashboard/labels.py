@@ -54,7 +54,8 @@ PAYMENT_CHANNELS: dict[str, str] = {"none": "Không", "dvcqg_payment": "Nền t�
                                     "paygov": "PayGov"}
 ONLINE_MODES: dict[str, str] = {"toan_trinh": "Toàn trình", "mot_phan": "Một phần", "none": "Không"}
 STATUSES: dict[str, str] = {"active": "Đang áp dụng", "retired": "Đã bãi bỏ"}
-ROLES: dict[str, str] = {"viewer": "Xem", "editor": "Cán bộ cập nhật", "admin": "Quản trị"}
+ROLES: dict[str, str] = {"viewer": "Xem", "editor": "Cán bộ cập nhật", "admin": "Quản trị",
+                        "system": "Tài khoản tích hợp"}
 
 VERDICTS: dict[str, str] = {
     "integrated": "Đã tích hợp",

@@ -6,7 +6,8 @@ from typing import Any
 from flask import render_template
 
 from ..context import get_store, settings
-from ..reporting import cached_coverage_report, cached_value
+from ..dossiers import dossier_report
+from ..reporting import cached_value
 from . import tables
 from .blueprint import bp
 from .charts import coverage_chart, progress
@@ -19,6 +20,11 @@ COLUMNS = (("indicator", "Chỉ tiêu (id)"), ("label", "Chỉ tiêu"),
            ("verified_percent", "Đã kiểm chứng (%)"), ("claimed_unconfirmed", "Kê khai nhưng chưa xác nhận"),
            ("target_percent", "Mục tiêu (%)"), ("due", "Hạn"), ("source", "Văn bản"),
            ("met", "Đạt (kê khai)"), ("needed", "Cần thêm (kê khai)"))
+
+
+# What `needed` counts, per indicator (procedures unless said here).
+UNITS = {"dossier_online_services_rate": "dịch vụ công", "dossier_fully_online_rate": "hồ sơ",
+         "dossier_on_time_rate": "hồ sơ", "satisfaction_rate": "đánh giá"}
 
 
 def indicator_rows(declared: dict[str, Any], verified: dict[str, Any]) -> list[dict[str, Any]]:
@@ -39,6 +45,7 @@ def indicator_rows(declared: dict[str, Any], verified: dict[str, Any]) -> list[d
             "verified_met": v.get("met"), "verified_needed": v.get("needed"),
             "bar_declared": progress(item.get("percent"), target.get("percent")),
             "bar_verified": progress(v.get("percent"), target.get("percent")),
+            "verified_denominator": v.get("denominator"), "unit": UNITS.get(item["id"], "thủ tục"),
         })
     return rows
 
@@ -47,9 +54,12 @@ def indicator_rows(declared: dict[str, Any], verified: dict[str, Any]) -> list[d
 def overview() -> Any:
     """Overview: progress bars and an SVG chart per indicator, freshness, discrepancies."""
     store, cfg = get_store(), settings()
-    # Served from the report cache while the data (change counter) and the clock allow.
-    declared = cached_coverage_report(store, cfg, basis="declared")
-    verified = cached_coverage_report(store, cfg, basis="verified")
+    # Method tthc-coverage/2 (/1's figures and the dossier indicators of the latest year), served from
+    # the report cache while the data (change counter) and the clock allow.
+    declared = cached_value(store, cfg, "overview_report", "declared",
+                            lambda s: dossier_report(s, cfg, basis="declared")).value
+    verified = cached_value(store, cfg, "overview_report", "verified",
+                            lambda s: dossier_report(s, cfg, basis="verified")).value
     rows = indicator_rows(declared, verified)
     table = tables.Table("indicators", COLUMNS, rows, filename="tthc-chi-tieu")
     download = tables.pick([table])

@@ -20,6 +20,7 @@ from .discrepancies import COLUMNS as DISCREPANCY_COLUMNS
 from .discrepancies import KINDS as DISCREPANCY_KINDS
 from .discrepancies import find_discrepancies, to_csv
 from .plan import KINDS, Item, SelectionError, plan_items
+from .dossiers import check_dossiers, open_store_for, relay_join, relay_once, relay_soon, relay_until_stopped
 
 
 def discrepancies(store: Store, cfg: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -39,4 +40,5 @@ __all__ = [
     "prepare", "procedure_of", "start_scheduler", "start_sweep", "start_sweep_in_background",
     "sweep_now", "sweep_options", "to_csv", "wait_background",
     "HEAD_BYTES", "MAX_CALLBACK_BYTES",
+    "check_dossiers", "open_store_for", "relay_join", "relay_once", "relay_soon", "relay_until_stopped",
 ]

@@ -22,6 +22,8 @@ from connectors import Verdict
 
 from .. import errors
 from ..store import Store, SweepBusy, now_iso, open_store
+from .dossiers import KIND as DOSSIER_KIND
+from .dossiers import check_dossiers
 from .config import portal_config, sweep_options
 from .plan import (Item, check_selection, dimensions_of, payment_not_due, plan_items, selected_codes,
                    selection_doc)
@@ -117,15 +119,26 @@ class _RichProgress:
 def sweep_now(app: Flask, kind: str = "all", actor: str = "cli", progress: bool = False, *,
               codes: Sequence[str] | None = None, resume: bool | int = False,
               stop: threading.Event | None = None) -> dict[str, Any]:
-    """Run a sweep in this thread until it ends; returns the finished run (see store.get_run)."""
+    """Run a sweep in this thread until it ends; returns the finished run (see store.get_run).
+
+    Kind `dossier_sync` checks queued dossiers on DVCQG; `all` (every procedure) does it too,
+    after the procedure sweep (that run is the one returned)."""
     cfg = _settings(app)
+    if kind == DOSSIER_KIND:
+        with _open(cfg) as store:
+            return check_dossiers(store, cfg, actor=actor, stop=stop)
     with _open(cfg) as store:
         run, items, done = prepare(store, cfg, kind=kind, codes=codes, actor=actor, resume=resume)
         options = sweep_options(cfg)
         if not progress:
-            return execute(store, cfg, options, run, items, done=done, stop=stop)
-        with _RichProgress(total=done + len(items), done=done) as bar:
-            return execute(store, cfg, options, run, items, done=done, progress=bar, stop=stop)
+            run = execute(store, cfg, options, run, items, done=done, stop=stop)
+        else:
+            with _RichProgress(total=done + len(items), done=done) as bar:
+                run = execute(store, cfg, options, run, items, done=done, progress=bar, stop=stop)
+        if kind == "all" and codes is None and not resume and run["status"] == "completed":
+            dossier_run = check_dossiers(store, cfg, actor=actor, stop=stop)
+            log.info("dossier check %s: %s", dossier_run["id"], dossier_run["message"])
+        return run
 
 
 def continue_run(cfg: Mapping[str, Any], run_id: int) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from .audit import AuditMixin
 from .auth import AuthMixin
 from .changes import ChangesMixin, current_state, watch_tables
 from .db import DISK_FULL, VN_TZ, connect, is_disk_full, is_frozen, now_iso, write_transaction
+from .dossiers import DossierExists, DossiersMixin
 from .errors import (DuplicateCode, NotFound, StoreBusy, StoreDamaged, StoreError, StoreFull, StoreUnavailable,
                      VersionConflict)
 from .federation import FederationMixin
@@ -22,11 +23,11 @@ from .targets import TargetsMixin
 
 __all__ = ["Store", "open_store", "StoreError", "StoreBusy", "NotFound", "DuplicateCode", "VersionConflict",
            "VN_TZ", "now_iso", "SweepBusy", "StoreFull", "StoreDamaged", "StoreUnavailable", "current_state",
-           "CursorMoved"]
+           "CursorMoved", "DossierExists"]
 
 
 class Store(ProceduresMixin, AuditMixin, TargetsMixin, ProbesMixin, MaintenanceMixin, AuthMixin,
-            SessionsMixin, ChangesMixin, FederationMixin, AlertsMixin):
+            SessionsMixin, ChangesMixin, FederationMixin, AlertsMixin, DossiersMixin):
     """A connection to the registry database with every operation the interfaces need."""
 
     def __init__(self, db: Any, path: str | Path) -> None:

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 # (yet) is skipped; `watch_tables` runs after every migration, so a table added later by its
 # own migration is watched from then on (dossier tables: add their names here).
 WATCHED = ("procedures", "targets", "verdicts", "probe_attempts", "agencies",
-           "dossiers", "dossier_rollups", "dossier_daily", "ratings")
+           "dossiers", "dossier_ratings", "dossier_daily", "dossier_monthly")
 _EVENTS = ("INSERT", "UPDATE", "DELETE")
 
 

@@ -297,6 +297,89 @@ def m013_alerts(db: Database) -> None:
     db.execute("INSERT INTO alert_state (subject, dimension, confirmed, pending, streak, updated_at) "
                "SELECT code, dimension, verdict, NULL, 0, checked_at FROM verdicts WHERE verdict != 'unknown'")
 
+def m010_dossiers(db: Database) -> None:
+    """Dossiers and ratings (DongBoHoSoMC / DongBoDanhGia), exact rollups per day x procedure,
+    the relay outbox to DVCQG, and the `system` role (integration accounts)."""
+    db.execute("""
+        CREATE TABLE dossiers (
+            mahoso TEXT PRIMARY KEY,
+            code TEXT NOT NULL,
+            status INTEGER NOT NULL,
+            channel TEXT,
+            paid_online INTEGER NOT NULL DEFAULT 0,
+            has_fee INTEGER NOT NULL DEFAULT 0,
+            received_at TEXT,
+            due_at TEXT,
+            finished_at TEXT,
+            returned_at TEXT,
+            payload TEXT NOT NULL,
+            source TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            sync_state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (sync_state IN ('pending', 'synced', 'status_behind', 'missing', 'unknown')),
+            sync_checked_at TEXT,
+            sync_remote_status TEXT
+        )""")
+    # The verification queue: dossiers changed since their last check (pending) or not answered.
+    db.execute("CREATE INDEX idx_dossiers_sync_queue ON dossiers(sync_state, updated_at) "
+               "WHERE sync_state IN ('pending', 'unknown')")
+    db.execute("""
+        CREATE TABLE dossier_ratings (
+            mahoso TEXT PRIMARY KEY,
+            code TEXT NOT NULL,
+            score TEXT NOT NULL CHECK (score IN ('1', '2', '3')),
+            rated_at TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            source TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""")
+    counters = ("received", "recv_direct", "recv_online", "recv_post", "online_fee_ok", "paid_online",
+                "resolved", "resolved_early", "resolved_on_time", "resolved_late", "resolved_no_due",
+                "pending_due", "pending_no_due", "ratings", "ratings_ok")
+    columns = [*counters, *(f"v_{c}" for c in counters), "sync_missing", "sync_behind", "sync_unknown"]
+    body = ",\n".join(f"            {c} INTEGER NOT NULL DEFAULT 0" for c in columns)
+    # Day first: a period's report is one range scan of the primary key.
+    db.execute(f"""
+        CREATE TABLE dossier_daily (
+            day TEXT NOT NULL,
+            code TEXT NOT NULL,
+{body},
+            PRIMARY KEY (day, code)
+        ) WITHOUT ROWID""")
+    # The same counters per month x procedure: a year's report reads at most 12 rows per procedure.
+    db.execute(f"""
+        CREATE TABLE dossier_monthly (
+            month TEXT NOT NULL,
+            code TEXT NOT NULL,
+{body},
+            PRIMARY KEY (month, code)
+        ) WITHOUT ROWID""")
+    db.execute("""
+        CREATE TABLE dossier_outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            mahoso TEXT NOT NULL,
+            is_updating INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_attempt_at TEXT,
+            last_error TEXT,
+            delivered_at TEXT,
+            answer_code TEXT
+        )""")
+    db.execute("CREATE INDEX idx_dossier_outbox_pending ON dossier_outbox(id) WHERE delivered_at IS NULL")
+    # Integration accounts: widen the role CHECK in place (a CHECK that admits more needs no
+    # rewrite of the rows: SQLite's documented writable_schema path, schema_version bumped).
+    old = "CHECK (role IN ('viewer', 'editor', 'admin'))"
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'users'").fetchone()[0]
+    if old in sql:
+        version = db.execute("PRAGMA schema_version").fetchone()[0]
+        db.execute("PRAGMA writable_schema = ON")
+        db.execute("UPDATE sqlite_master SET sql = replace(sql, ?, ?) WHERE type = 'table' AND name = 'users'",
+                   [old, old.replace("'admin'", "'admin', 'system'")])
+        db.execute(f"PRAGMA schema_version = {version + 1}")
+        db.execute("PRAGMA writable_schema = OFF")
 
 def apply(db: Database) -> None:
     """Bring the database up to the newest schema, in place."""

@@ -159,7 +159,10 @@ def test_procedure_body_and_history_carry_the_evidence(swept_app, world):
 def test_run_is_listed_with_its_attempts(swept_app, swept):
     client = swept_app.test_client()
     runs = client.get("/api/v1/probe-runs").get_json()
-    assert runs["total"] == 1 and runs["items"][0]["id"] == swept["run"]["id"]
+    # A sweep of kind `all` over every procedure is followed by the dossier check (its own run).
+    procedure_runs = [r for r in runs["items"] if r["kind"] != "dossier_sync"]
+    assert len(procedure_runs) == 1 and procedure_runs[0]["id"] == swept["run"]["id"]
+    assert [r["kind"] for r in runs["items"]] == ["dossier_sync", "all"]
     one = client.get(f"/api/v1/probe-runs/{swept['run']['id']}").get_json()
     assert one["status"] == "completed" and one["counts"] == swept["run"]["counts"]
     page = client.get(f"/api/v1/probe-runs/{swept['run']['id']}/attempts?per_page=500&page=2").get_json()
