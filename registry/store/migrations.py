@@ -187,116 +187,66 @@ def m006_status_code_index(db: Database) -> None:
 def m007_audit_reason(db: Database) -> None:
     """Why a change was made (a retirement's or restoration's reason), kept beside the audit entry."""
     db.execute("ALTER TABLE audit ADD COLUMN reason TEXT")
-def m011_change_counter_and_federation(db: Database) -> None:
-    """A change counter bumped by triggers in the writing transaction (the cache key of the
-    coverage report), and federation: other units, their pulls and dated report snapshots."""
-    # `instance` tells databases apart (a restored or recreated file restarts the counter).
-    db.execute("CREATE TABLE change_counter (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL, "
-               "instance TEXT NOT NULL)")
-    db.execute("INSERT INTO change_counter (id, value, instance) VALUES (1, 0, lower(hex(randomblob(6))))")
-    db.execute("""
-        CREATE TABLE federation_units (
-            code TEXT PRIMARY KEY,
-            url TEXT NOT NULL,
-            name TEXT NOT NULL DEFAULT '',
-            created_at TEXT NOT NULL
-        )""")
-    db.execute("""
-        CREATE TABLE federation_snapshots (
-            id INTEGER PRIMARY KEY,
-            unit_code TEXT NOT NULL,
-            basis TEXT NOT NULL,
-            method TEXT NOT NULL,
-            as_of TEXT NOT NULL,
-            pulled_at TEXT NOT NULL,
-            confirmed_at TEXT NOT NULL,
-            etag TEXT,
-            sha256 TEXT NOT NULL,
-            report TEXT NOT NULL
-        )""")
-    db.execute("CREATE INDEX idx_federation_snapshots_unit ON federation_snapshots(unit_code, basis, id)")
-    db.execute("""
-        CREATE TABLE federation_pulls (
-            id INTEGER PRIMARY KEY,
-            unit_code TEXT NOT NULL,
-            basis TEXT NOT NULL,
-            at TEXT NOT NULL,
-            outcome TEXT NOT NULL CHECK (outcome IN ('changed', 'not_modified', 'failed')),
-            reason TEXT NOT NULL DEFAULT '',
-            http_status INTEGER,
-            snapshot_id INTEGER,
-            evidence TEXT NOT NULL DEFAULT '[]'
-        )""")
-    db.execute("CREATE INDEX idx_federation_pulls_unit ON federation_pulls(unit_code, basis, id)")
-def m013_alerts(db: Database) -> None:
-    """Alerts: confirmation state per (subject, dimension), events, subscriptions, delivery outbox."""
-    db.execute("""
-        CREATE TABLE alert_state (
-            subject TEXT NOT NULL,
-            dimension TEXT NOT NULL,
-            confirmed TEXT,
-            pending TEXT,
-            streak INTEGER NOT NULL DEFAULT 0,
-            stale_attempt INTEGER,
-            updated_at TEXT NOT NULL,
-            PRIMARY KEY (subject, dimension)
-        )""")
-    db.execute("""
-        CREATE TABLE alert_events (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            type TEXT NOT NULL,
-            dedupe_key TEXT NOT NULL UNIQUE,
-            code TEXT,
-            dimension TEXT,
-            agencies TEXT NOT NULL DEFAULT '[]',
-            verdict TEXT,
-            previous TEXT,
-            occurred_at TEXT NOT NULL,
-            details TEXT NOT NULL DEFAULT '{}'
-        )""")
-    db.execute("CREATE INDEX idx_alert_events_code ON alert_events(code, id)")
-    db.execute("""
-        CREATE TABLE alert_subscriptions (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            owner TEXT NOT NULL,
-            scope TEXT NOT NULL CHECK (scope IN ('all', 'agency', 'procedure')),
-            agency_key TEXT,
-            procedure_code TEXT,
-            channel TEXT NOT NULL CHECK (channel IN ('email', 'webhook')),
-            address TEXT NOT NULL,
-            secret TEXT,
-            mode TEXT NOT NULL DEFAULT 'event' CHECK (mode IN ('event', 'digest')),
-            event_types TEXT NOT NULL DEFAULT '[]',
-            active INTEGER NOT NULL DEFAULT 1,
-            created_at TEXT NOT NULL,
-            removed_at TEXT
-        )""")
-    db.execute("CREATE INDEX idx_alert_subscriptions_owner ON alert_subscriptions(owner)")
-    db.execute("""
-        CREATE TABLE alert_deliveries (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            event_id INTEGER NOT NULL REFERENCES alert_events(id),
-            subscription_id INTEGER NOT NULL REFERENCES alert_subscriptions(id),
-            channel TEXT NOT NULL,
-            status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed', 'cancelled')),
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt_at TEXT NOT NULL,
-            lease_until TEXT,
-            lease_owner TEXT,
-            last_error TEXT NOT NULL DEFAULT '',
-            created_at TEXT NOT NULL,
-            delivered_at TEXT,
-            UNIQUE (event_id, subscription_id)
-        )""")
-    db.execute("CREATE INDEX idx_alert_deliveries_due ON alert_deliveries(status, next_attempt_at)")
-    # Start after what is already stored: history never fires; today's verdicts are the baseline.
-    db.execute("INSERT OR REPLACE INTO meta (key, value) SELECT 'alerts.attempt_cursor', "
-               "CAST(coalesce(max(id), 0) AS TEXT) FROM probe_attempts")
-    db.execute("INSERT OR REPLACE INTO meta (key, value) SELECT 'alerts.run_cursor', "
-               "CAST(coalesce(max(id), 0) AS TEXT) FROM probe_runs WHERE status != 'running'")
-    db.execute("INSERT INTO alert_state (subject, dimension, confirmed, pending, streak, updated_at) "
-               "SELECT code, dimension, verdict, NULL, 0, checked_at FROM verdicts WHERE verdict != 'unknown'")
 
+
+@migrations()
+def m008_trust(db: Database) -> None:
+    """Callbacks identified by their platform transaction, bounded rejection records (existing
+    bodies cut to their first 4 KiB, size and hash kept), callback evidence redacted, and
+    server-side dashboard sessions with login throttling."""
+    import hashlib
+    import json as _json
+
+    db.execute("CREATE INDEX IF NOT EXISTS idx_payments_transaction ON payments(channel, transaction_no)")
+    for column, decl in (("reference", "TEXT NOT NULL DEFAULT ''"), ("source", "TEXT NOT NULL DEFAULT ''"),
+                         ("size", "INTEGER NOT NULL DEFAULT 0"), ("body_sha256", "TEXT NOT NULL DEFAULT ''"),
+                         ("count", "INTEGER NOT NULL DEFAULT 1"), ("last_at", "TEXT")):
+        db.execute(f"ALTER TABLE callback_rejections ADD COLUMN {column} {decl}")
+    rows = db.execute("SELECT id, payload FROM callback_rejections").fetchall()
+    for rid, payload in rows:
+        raw = (payload or "").encode("utf-8", "surrogatepass")
+        db.execute("UPDATE callback_rejections SET payload = ?, size = ?, body_sha256 = ?, last_at = received_at "
+                   "WHERE id = ?", [raw[:4096].decode("utf-8", "ignore"), len(raw),
+                                    hashlib.sha256(raw).hexdigest(), rid])
+    db.execute("CREATE INDEX IF NOT EXISTS idx_callback_rejections_hash "
+               "ON callback_rejections(channel, body_sha256, reason)")
+    # Evidence of payment callbacks is public: keep what it proves, never the raw body or checksum.
+    for aid, details, evidence in db.execute(
+            "SELECT id, details, evidence FROM probe_attempts "
+            "WHERE json_extract(details, '$.source') = 'callback'").fetchall():
+        try:
+            body = (_json.loads(evidence) or [{}])[0]
+            info = _json.loads(details)
+        except (ValueError, IndexError, KeyError):
+            body, info = {}, {}
+        if not isinstance(body, dict):
+            body = {}
+        view = {"channel": info.get("channel"), "reference": info.get("reference"),
+                "transaction_no": body.get("MaGiaoDich", body.get("transactionNo")),
+                "amount": body.get("SoTien", body.get("amount")),
+                "paid_at": body.get("ThoiGianGD", body.get("payDate")), "status": "paid"}
+        db.execute("UPDATE probe_attempts SET evidence = ? WHERE id = ?",
+                   [_json.dumps([view], ensure_ascii=False), aid])
+    db.execute("""
+        CREATE TABLE staff_sessions (
+            id_hash TEXT PRIMARY KEY,
+            username TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            revoked_at TEXT,
+            address TEXT NOT NULL DEFAULT ''
+        )""")
+    db.execute("CREATE INDEX idx_staff_sessions_user ON staff_sessions(username, created_at)")
+    db.execute("""
+        CREATE TABLE login_failures (
+            key TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL,
+            last_at TEXT NOT NULL
+        )""")
+
+
+@migrations()
 def m010_dossiers(db: Database) -> None:
     """Dossiers and ratings (DongBoHoSoMC / DongBoDanhGia), exact rollups per day x procedure,
     the relay outbox to DVCQG, and the `system` role (integration accounts)."""
@@ -381,72 +331,123 @@ def m010_dossiers(db: Database) -> None:
         db.execute(f"PRAGMA schema_version = {version + 1}")
         db.execute("PRAGMA writable_schema = OFF")
 
-def apply(db: Database) -> None:
-    """Bring the database up to the newest schema, in place."""
-    migrations.apply(db)
 
-
-def pending(db: Database) -> list[str]:
-    """Names of migrations not yet applied (empty when the schema is current)."""
-    return [m.name for m in migrations.pending(db)]
+@migrations()
+def m011_change_counter_and_federation(db: Database) -> None:
+    """A change counter bumped by triggers in the writing transaction (the cache key of the
+    coverage report), and federation: other units, their pulls and dated report snapshots."""
+    # `instance` tells databases apart (a restored or recreated file restarts the counter).
+    db.execute("CREATE TABLE change_counter (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL, "
+               "instance TEXT NOT NULL)")
+    db.execute("INSERT INTO change_counter (id, value, instance) VALUES (1, 0, lower(hex(randomblob(6))))")
+    db.execute("""
+        CREATE TABLE federation_units (
+            code TEXT PRIMARY KEY,
+            url TEXT NOT NULL,
+            name TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE federation_snapshots (
+            id INTEGER PRIMARY KEY,
+            unit_code TEXT NOT NULL,
+            basis TEXT NOT NULL,
+            method TEXT NOT NULL,
+            as_of TEXT NOT NULL,
+            pulled_at TEXT NOT NULL,
+            confirmed_at TEXT NOT NULL,
+            etag TEXT,
+            sha256 TEXT NOT NULL,
+            report TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX idx_federation_snapshots_unit ON federation_snapshots(unit_code, basis, id)")
+    db.execute("""
+        CREATE TABLE federation_pulls (
+            id INTEGER PRIMARY KEY,
+            unit_code TEXT NOT NULL,
+            basis TEXT NOT NULL,
+            at TEXT NOT NULL,
+            outcome TEXT NOT NULL CHECK (outcome IN ('changed', 'not_modified', 'failed')),
+            reason TEXT NOT NULL DEFAULT '',
+            http_status INTEGER,
+            snapshot_id INTEGER,
+            evidence TEXT NOT NULL DEFAULT '[]'
+        )""")
+    db.execute("CREATE INDEX idx_federation_pulls_unit ON federation_pulls(unit_code, basis, id)")
 
 
 @migrations()
-def m008_trust(db: Database) -> None:
-    """Callbacks identified by their platform transaction, bounded rejection records (existing
-    bodies cut to their first 4 KiB, size and hash kept), callback evidence redacted, and
-    server-side dashboard sessions with login throttling."""
-    import hashlib
-    import json as _json
-
-    db.execute("CREATE INDEX IF NOT EXISTS idx_payments_transaction ON payments(channel, transaction_no)")
-    for column, decl in (("reference", "TEXT NOT NULL DEFAULT ''"), ("source", "TEXT NOT NULL DEFAULT ''"),
-                         ("size", "INTEGER NOT NULL DEFAULT 0"), ("body_sha256", "TEXT NOT NULL DEFAULT ''"),
-                         ("count", "INTEGER NOT NULL DEFAULT 1"), ("last_at", "TEXT")):
-        db.execute(f"ALTER TABLE callback_rejections ADD COLUMN {column} {decl}")
-    rows = db.execute("SELECT id, payload FROM callback_rejections").fetchall()
-    for rid, payload in rows:
-        raw = (payload or "").encode("utf-8", "surrogatepass")
-        db.execute("UPDATE callback_rejections SET payload = ?, size = ?, body_sha256 = ?, last_at = received_at "
-                   "WHERE id = ?", [raw[:4096].decode("utf-8", "ignore"), len(raw),
-                                    hashlib.sha256(raw).hexdigest(), rid])
-    db.execute("CREATE INDEX IF NOT EXISTS idx_callback_rejections_hash "
-               "ON callback_rejections(channel, body_sha256, reason)")
-    # Evidence of payment callbacks is public: keep what it proves, never the raw body or checksum.
-    for aid, details, evidence in db.execute(
-            "SELECT id, details, evidence FROM probe_attempts "
-            "WHERE json_extract(details, '$.source') = 'callback'").fetchall():
-        try:
-            body = (_json.loads(evidence) or [{}])[0]
-            info = _json.loads(details)
-        except (ValueError, IndexError, KeyError):
-            body, info = {}, {}
-        if not isinstance(body, dict):
-            body = {}
-        view = {"channel": info.get("channel"), "reference": info.get("reference"),
-                "transaction_no": body.get("MaGiaoDich", body.get("transactionNo")),
-                "amount": body.get("SoTien", body.get("amount")),
-                "paid_at": body.get("ThoiGianGD", body.get("payDate")), "status": "paid"}
-        db.execute("UPDATE probe_attempts SET evidence = ? WHERE id = ?",
-                   [_json.dumps([view], ensure_ascii=False), aid])
+def m013_alerts(db: Database) -> None:
+    """Alerts: confirmation state per (subject, dimension), events, subscriptions, delivery outbox."""
     db.execute("""
-        CREATE TABLE staff_sessions (
-            id_hash TEXT PRIMARY KEY,
-            username TEXT NOT NULL,
+        CREATE TABLE alert_state (
+            subject TEXT NOT NULL,
+            dimension TEXT NOT NULL,
+            confirmed TEXT,
+            pending TEXT,
+            streak INTEGER NOT NULL DEFAULT 0,
+            stale_attempt INTEGER,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (subject, dimension)
+        )""")
+    db.execute("""
+        CREATE TABLE alert_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            type TEXT NOT NULL,
+            dedupe_key TEXT NOT NULL UNIQUE,
+            code TEXT,
+            dimension TEXT,
+            agencies TEXT NOT NULL DEFAULT '[]',
+            verdict TEXT,
+            previous TEXT,
+            occurred_at TEXT NOT NULL,
+            details TEXT NOT NULL DEFAULT '{}'
+        )""")
+    db.execute("CREATE INDEX idx_alert_events_code ON alert_events(code, id)")
+    db.execute("""
+        CREATE TABLE alert_subscriptions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            owner TEXT NOT NULL,
+            scope TEXT NOT NULL CHECK (scope IN ('all', 'agency', 'procedure')),
+            agency_key TEXT,
+            procedure_code TEXT,
+            channel TEXT NOT NULL CHECK (channel IN ('email', 'webhook')),
+            address TEXT NOT NULL,
+            secret TEXT,
+            mode TEXT NOT NULL DEFAULT 'event' CHECK (mode IN ('event', 'digest')),
+            event_types TEXT NOT NULL DEFAULT '[]',
+            active INTEGER NOT NULL DEFAULT 1,
             created_at TEXT NOT NULL,
-            last_seen_at TEXT NOT NULL,
-            expires_at TEXT NOT NULL,
-            revoked_at TEXT,
-            address TEXT NOT NULL DEFAULT ''
+            removed_at TEXT
         )""")
-    db.execute("CREATE INDEX idx_staff_sessions_user ON staff_sessions(username, created_at)")
+    db.execute("CREATE INDEX idx_alert_subscriptions_owner ON alert_subscriptions(owner)")
     db.execute("""
-        CREATE TABLE login_failures (
-            key TEXT PRIMARY KEY,
-            failures INTEGER NOT NULL,
-            last_at TEXT NOT NULL
+        CREATE TABLE alert_deliveries (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id INTEGER NOT NULL REFERENCES alert_events(id),
+            subscription_id INTEGER NOT NULL REFERENCES alert_subscriptions(id),
+            channel TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed', 'cancelled')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            lease_until TEXT,
+            lease_owner TEXT,
+            last_error TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            delivered_at TEXT,
+            UNIQUE (event_id, subscription_id)
         )""")
+    db.execute("CREATE INDEX idx_alert_deliveries_due ON alert_deliveries(status, next_attempt_at)")
+    # Start after what is already stored: history never fires; today's verdicts are the baseline.
+    db.execute("INSERT OR REPLACE INTO meta (key, value) SELECT 'alerts.attempt_cursor', "
+               "CAST(coalesce(max(id), 0) AS TEXT) FROM probe_attempts")
+    db.execute("INSERT OR REPLACE INTO meta (key, value) SELECT 'alerts.run_cursor', "
+               "CAST(coalesce(max(id), 0) AS TEXT) FROM probe_runs WHERE status != 'running'")
+    db.execute("INSERT INTO alert_state (subject, dimension, confirmed, pending, streak, updated_at) "
+               "SELECT code, dimension, verdict, NULL, 0, checked_at FROM verdicts WHERE verdict != 'unknown'")
 
+
+@migrations()
 def m014_probe_run_items(db: Database) -> None:
     """What each sweep planned to probe, fixed when it opens: a run's `total` is its plan, and a
     procedure imported while it runs (or before its worker process starts) is not probed by it."""
@@ -457,3 +458,13 @@ def m014_probe_run_items(db: Database) -> None:
             dimension TEXT NOT NULL,
             PRIMARY KEY (run_id, code, dimension)
         ) WITHOUT ROWID""")
+
+
+def apply(db: Database) -> None:
+    """Bring the database up to the newest schema, in place."""
+    migrations.apply(db)
+
+
+def pending(db: Database) -> list[str]:
+    """Names of migrations not yet applied (empty when the schema is current)."""
+    return [m.name for m in migrations.pending(db)]
